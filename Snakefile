@@ -1,0 +1,37 @@
+"""bnnbench workflow: train the grid of runs, build the paper tables and figures, check them.
+
+Thin by design: config and schema validation, rule files, `rule all`. The grid logic lives
+in `benchmark/grid.py` and the training in the `bnnbench` CLI that the rules call.
+
+    snakemake --cores 2 results/table_depth_scaling.csv            # mini scale, digits
+    snakemake --cores 2 --configfile workflows/config/smoke.yaml   # seconds, synthetic
+    snakemake --cores 8 --configfile workflows/config/paper.yaml   # CIFAR, GPUs
+"""
+
+from snakemake.utils import min_version, validate
+
+from benchmark import grid
+
+min_version("9.0")
+
+
+configfile: "workflows/config/default.yaml"
+
+
+validate(config, "workflows/schemas/config.schema.yaml")
+grid.check_config(config)
+
+
+include: "workflows/common.smk"
+include: "workflows/train.smk"
+include: "workflows/tables.smk"
+include: "workflows/figures.smk"
+include: "workflows/check.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        TABLES,
+        FIGURES,
+        REGRESSION_REPORT,

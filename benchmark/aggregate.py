@@ -1,0 +1,192 @@
+"""Run records to tidy DataFrames.
+
+The edges (``read_runs``, ``read_trajectories``) read files; everything else is a pure
+function from DataFrames to DataFrames.
+
+A run counts only when its ``result.json`` exists and parses (a crashed or running job
+never has one). A requested path that does not exist, or whose ``result.json`` is
+truncated, is kept as an incomplete row so that its cell shows up as NOT RUN (n = 0); its
+identity is then read from the run-directory layout
+``<recipe>/<dataset>/<arch>/<regime>/<variant>/<ordering>/seed<k>/result.json``.
+A diverged run is a result: it counts in n with its recorded (chance-level) accuracy and
+is also counted in ``n_diverged``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark import stats
+from benchmark.errors import UserError
+
+IDENTITY = ["recipe", "dataset", "arch", "regime", "variant", "ordering", "seed"]
+CELL_KEYS = ["dataset", "arch", "regime", "variant", "ordering"]
+RESULT_FIELDS = [
+    "status",
+    "num_classes",
+    "chance_acc",
+    "test_acc",
+    "test_acc_as_trained",
+    "train_acc",
+    "epochs",
+    "wall_seconds",
+    "config_hash",
+]
+RUN_COLUMNS = [*IDENTITY, "method", "complete", *RESULT_FIELDS, "git", "path"]
+NUMERIC = ["num_classes", "chance_acc", "test_acc", "test_acc_as_trained", "train_acc"]
+NUMERIC += ["epochs", "wall_seconds"]
+FINISHED = ("ok", "diverged")
+TRAJECTORY_COLUMNS = [
+    "dataset",
+    "arch",
+    "regime",
+    "variant",
+    "ordering",
+    "seed",
+    "epoch",
+    "test_acc",
+    "test_acc_as_trained",
+    "recipe",
+    "epochs",
+    "status",
+]
+_SEED = re.compile(r"^seed(\d+)$")
+
+
+# --------------------------------------------------------------------------- reading (edges)
+
+
+def identity_from_path(path: Path) -> dict:
+    """Identity of a run from its directory layout; UserError if the path does not follow it."""
+    parts = Path(path).parts
+    match = _SEED.match(parts[-2]) if len(parts) >= 8 else None
+    if match is None:
+        raise UserError(
+            f"cannot tell which run '{path}' is: it does not exist and does not follow the "
+            "layout <recipe>/<dataset>/<arch>/<regime>/<variant>/<ordering>/seed<k>/result.json"
+        )
+    names = dict(zip(IDENTITY[:-1], parts[-8:-2], strict=True))
+    return names | {"seed": int(match.group(1))}
+
+
+def read_result(path: Path) -> dict | None:
+    """The parsed ``result.json`` of a finished run, or None (missing, partial, unfinished)."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("status") not in FINISHED:
+        return None
+    if not isinstance(record.get("identity"), dict):
+        return None
+    return record
+
+
+def run_row(path: Path) -> dict:
+    """One tidy row for a requested run (complete or not)."""
+    record = read_result(path)
+    if record is None:
+        row = {c: None for c in RUN_COLUMNS} | identity_from_path(path)
+        return row | {"complete": False, "path": str(path)}
+    ident = record["identity"]
+    row = {k: ident.get(k) for k in IDENTITY} | {"method": ident.get("method")}
+    row |= {k: record.get(k) for k in RESULT_FIELDS}
+    git = (record.get("provenance") or {}).get("git")
+    return row | {"complete": True, "git": git, "path": str(path)}
+
+
+def read_runs(result_paths: list[Path]) -> pd.DataFrame:
+    """Tidy frame, one row per distinct requested ``result.json`` path (columns RUN_COLUMNS)."""
+    unique = list(dict.fromkeys(Path(p) for p in result_paths))
+    runs = pd.DataFrame([run_row(p) for p in unique], columns=RUN_COLUMNS)
+    return normalize_runs(runs)
+
+
+def read_trajectories(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long-form per-epoch accuracies of the complete runs, from ``metrics.csv`` beside each."""
+    frames = []
+    for run in runs[runs["complete"]].itertuples(index=False):
+        metrics_path = Path(run.path).parent / "metrics.csv"
+        if not metrics_path.exists():
+            raise UserError(f"finished run has no metrics.csv: {metrics_path}")
+        metrics = pd.read_csv(metrics_path)
+        missing = {"epoch", "test_acc", "test_acc_as_trained"} - set(metrics.columns)
+        if missing:
+            raise UserError(f"{metrics_path} lacks the columns {sorted(missing)}")
+        frames.append(trajectory_rows(run._asdict(), metrics))
+    if not frames:
+        return pd.DataFrame(columns=TRAJECTORY_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- pure functions
+
+
+def normalize_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Fix the dtypes of a runs frame (numbers as float, seed as int, complete as bool)."""
+    runs = runs.copy()
+    for column in NUMERIC:
+        runs[column] = pd.to_numeric(runs[column], errors="coerce").astype(float)
+    runs["seed"] = runs["seed"].astype(int)
+    runs["complete"] = runs["complete"].astype(bool)
+    return runs
+
+
+def trajectory_rows(run: dict, metrics: pd.DataFrame) -> pd.DataFrame:
+    """A run's metrics.csv as long-form trajectory rows tagged with its identity."""
+    out = pd.DataFrame(
+        {
+            "epoch": metrics["epoch"].astype(int),
+            "test_acc": metrics["test_acc"].astype(float),
+            "test_acc_as_trained": metrics["test_acc_as_trained"].astype(float),
+        }
+    )
+    for key in ("dataset", "arch", "regime", "variant", "ordering", "seed", "recipe", "status"):
+        out[key] = run[key]
+    out["epochs"] = run["epochs"] if pd.notna(run["epochs"]) else out["epoch"].max()
+    return out[TRAJECTORY_COLUMNS]
+
+
+def check_single_recipe(runs: pd.DataFrame, table: str) -> str:
+    """The one recipe shared by ``runs``; UserError naming the recipes when they are mixed."""
+    recipes = sorted(runs["recipe"].dropna().unique())
+    if len(recipes) > 1:
+        counts = runs.groupby("recipe").size()
+        listed = ", ".join(f"'{r}' ({counts[r]} runs)" for r in recipes)
+        raise UserError(
+            f"table '{table}' compares cells that must share one recipe, but the runs mix "
+            f"recipes: {listed}. Pass the runs of one recipe only."
+        )
+    return recipes[0] if recipes else ""
+
+
+def chance_by_dataset(runs: pd.DataFrame) -> dict[str, float]:
+    """Chance accuracy of each dataset, from any finished run on it."""
+    done = runs[runs["complete"]].dropna(subset=["chance_acc"])
+    return done.groupby("dataset")["chance_acc"].first().to_dict()
+
+
+def cell_summary(runs: pd.DataFrame, value: str = "test_acc") -> pd.DataFrame:
+    """One row per cell (CELL_KEYS): recipe, n, mean, std, ci_low, ci_high, n_diverged,
+    n_missing, chance_acc. Incomplete runs never enter the statistics; a cell with no
+    finished run has n = 0 and NaN statistics (NOT RUN)."""
+    chance = chance_by_dataset(runs)
+    rows = []
+    for key, cell in runs.groupby(CELL_KEYS, sort=False, dropna=False):
+        done = cell[cell["complete"]]
+        s = stats.summarize(done[value].to_list())
+        row = dict(zip(CELL_KEYS, key, strict=True))
+        row |= {"recipe": cell["recipe"].iloc[0], "n": s.n, "mean": s.mean, "std": s.std}
+        row |= {"ci_low": s.ci_low, "ci_high": s.ci_high}
+        row["n_diverged"] = int((done["status"] == "diverged").sum())
+        row["n_missing"] = int((~cell["complete"]).sum())
+        row["chance_acc"] = chance.get(row["dataset"], np.nan)
+        rows.append(row)
+    columns = [*CELL_KEYS, "recipe", "n", "mean", "std", "ci_low", "ci_high"]
+    columns += ["n_diverged", "n_missing", "chance_acc"]
+    return pd.DataFrame(rows, columns=columns)

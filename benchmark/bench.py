@@ -1,0 +1,92 @@
+"""Step-time benchmark: median training-step time of each method relative to ``ste`` on the
+same architecture and the same batch, interleaved in one process so machine noise hits every
+method alike (compare ratios, not seconds)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+import methods
+from benchmark.models import build_model
+from benchmark.train import resolve_device
+
+WARMUP_STEPS = 3
+
+
+@dataclass
+class Contender:
+    """One method's model, optimizer and step timings."""
+
+    name: str
+    model: torch.nn.Module
+    method: methods.Method
+    optimizers: list[torch.optim.Optimizer]
+    times: list[float]
+
+
+def make_contender(name: str, arch: str, width: float, example: torch.Tensor, classes: int,
+                   total_steps: int, device: torch.device) -> Contender:
+    cls = methods.get_method(name)
+    torch.manual_seed(0)
+    model = build_model(arch, example.shape[1], classes, width).to(device)
+    method = methods.build_method(name, {}, cls.regimes[0], 0)
+    model = method.convert(model, example[:2])
+    optimizers = method.configure_optimizers(
+        model, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=5e-4))
+    method.setup(total_steps, device)
+    return Contender(name, model, method, optimizers, [])
+
+
+def train_step(c: Contender, step: int, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> float:
+    """One full training step (hooks included); returns its wall time in seconds."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    c.method.before_forward(step)
+    loss = F.cross_entropy(c.model(x), y)
+    for opt in c.optimizers:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    c.method.after_backward(step)
+    for opt in c.optimizers:
+        opt.step()
+    c.method.after_step(step)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def run_bench(arch: str = "resnet18", width: float = 0.25, batch_size: int = 64, image_size: int = 32,
+              steps: int = 30, names: list[str] | None = None, threads: int | None = None,
+              device_name: str = "auto") -> dict[str, float]:
+    """Median step seconds per method. StoMPP's schedule spans the timed steps, so its cost is
+    averaged over the whole freezing phase rather than measured at one point of it."""
+    names = names or ["ste", "stompp", "fp"]
+    if threads:
+        torch.set_num_threads(threads)
+    device = resolve_device(device_name)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, 3, image_size, image_size, generator=g).to(device)
+    y = torch.randint(0, 10, (batch_size,), generator=g).to(device)
+    total = steps + WARMUP_STEPS
+    contenders = [make_contender(n, arch, width, x, 10, total, device) for n in names]
+    for step in range(total):
+        for c in contenders:
+            elapsed = train_step(c, step, x, y, device)
+            if step >= WARMUP_STEPS:
+                c.times.append(elapsed)
+    return {c.name: statistics.median(c.times) for c in contenders}
+
+
+def format_bench(medians: dict[str, float], baseline: str = "ste") -> str:
+    base = medians.get(baseline)
+    lines = [f"{'method':<16}{'median step (ms)':>18}{'ratio to ' + baseline:>16}"]
+    for name, seconds in medians.items():
+        ratio = f"{seconds / base:.3f}" if base else "n/a"
+        lines.append(f"{name:<16}{1000 * seconds:>18.2f}{ratio:>16}")
+    return "\n".join(lines)

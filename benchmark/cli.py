@@ -1,0 +1,227 @@
+"""The ``bnnbench`` command line: train one run, list methods, summarise a model, build tables,
+figures and the regression report, and benchmark step times."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import UserError
+from methods.config import ConfigError
+from methods.registry import UnknownNameError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, UnknownNameError, ConfigError) as err:
+        print(f"bnnbench {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bnnbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train(sub)
+    add_methods(sub)
+    add_summary(sub)
+    add_table(sub)
+    add_figure(sub)
+    add_check(sub)
+    add_bench(sub)
+    return parser
+
+
+# -- train -------------------------------------------------------------------------------
+def add_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="train one run and write its run directory")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--arch", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--variant", default="", help="variant name recorded in the identity (default: the method)")
+    p.add_argument("--regime", default=None, choices=["bnn", "bwn", "fp"], help="default: bnn (fp for the fp method)")
+    p.add_argument("--ordering", default=None, help="freezing order for methods that have one (default forward)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="shortcut for --set recipe.epochs=E")
+    p.add_argument("--width", type=float, default=1.0, help="width multiplier of the architecture")
+    p.add_argument("--recipe", default="custom", help="the recipe's name, recorded in the identity")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method hyperparameter (freeze_end=0.8) or recipe key (recipe.lr=0.05); repeatable")
+    p.add_argument("--data-root", default=None, help="dataset root (default: $BNNBENCH_DATA)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:k]")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
+    p.add_argument("--out", required=True, type=Path, help="the run directory to write")
+    p.set_defaults(func=cmd_train)
+
+
+def parse_sets(items: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Split ``KEY=VALUE`` items into (method overrides, recipe values)."""
+    method_kv: dict[str, str] = {}
+    recipe_kv: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got '{item}'")
+        if key.startswith("recipe."):
+            recipe_kv[key.removeprefix("recipe.")] = value
+        else:
+            method_kv[key] = value
+    return method_kv, recipe_kv
+
+
+def spec_from_args(args: argparse.Namespace) -> Any:
+    import methods
+    from benchmark.data import DATASETS
+    from benchmark.models import ARCHS
+    from benchmark.recipe import Recipe
+    from benchmark.spec import RunSpec
+    from methods.schedules import ORDERINGS
+
+    method_cls = methods.get_method(args.method)
+    ARCHS.get(args.arch)
+    DATASETS.get(args.dataset)
+    method_kv, recipe_kv = parse_sets(args.sets)
+    if args.epochs is not None:
+        recipe_kv["epochs"] = str(args.epochs)
+    recipe = Recipe.from_dict({"name": args.recipe, **recipe_kv})
+    regime = args.regime or ("fp" if "fp" in method_cls.regimes else "bnn")
+    ordering = args.ordering
+    if method_cls.has_ordering:
+        ordering = ordering or method_kv.pop("ordering", "forward")
+        if ordering not in ORDERINGS:
+            raise UserError(f"unknown ordering '{ordering}'; valid orderings: {', '.join(ORDERINGS)}")
+    elif ordering not in (None, "none"):
+        raise UserError(f"method '{args.method}' has no ordering; drop --ordering {ordering}")
+    return RunSpec(
+        dataset=args.dataset, arch=args.arch, method=args.method, regime=regime, seed=args.seed,
+        recipe=recipe, variant=args.variant, ordering=ordering or "none", width=args.width,
+        method_overrides=method_kv, data_root=args.data_root, threads=args.threads, device=args.device,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from benchmark.train import train
+
+    spec = spec_from_args(args)
+    result = train(spec, args.out, show_progress=not args.no_progress)
+    print(f"{result['status']}: test_acc={result['test_acc']:.2f} "
+          f"as_trained={result['test_acc_as_trained']:.2f} -> {args.out}")
+    return 0
+
+
+# -- methods / summary -------------------------------------------------------------------
+def add_methods(sub: Any) -> None:
+    p = sub.add_parser("methods", help="list methods with their hyperparameters, defaults and sources")
+    p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'stompp*'")
+    p.set_defaults(func=cmd_methods)
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from benchmark.describe import describe_methods
+
+    print(describe_methods(args.pattern))
+    return 0
+
+
+def add_summary(sub: Any) -> None:
+    p = sub.add_parser("summary", help="per layer: what is binary, parameters, share of binary MACs")
+    p.add_argument("--arch", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--regime", default=None, choices=["bnn", "bwn", "fp"])
+    p.add_argument("--dataset", default="digits", help="gives input channels, size and classes")
+    p.add_argument("--width", type=float, default=1.0)
+    p.add_argument("--data-root", default=None)
+    p.set_defaults(func=cmd_summary)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from benchmark.describe import summarize_model
+
+    print(summarize_model(args.arch, args.method, args.regime, args.dataset, args.width, args.data_root))
+    return 0
+
+
+# -- tables, figures, report -------------------------------------------------------------
+def add_table(sub: Any) -> None:
+    p = sub.add_parser("table", help="aggregate run records into one of the paper's tables")
+    p.add_argument("name", help="depth_scaling or ordering")
+    p.add_argument("--runs", nargs="*", default=[], type=Path, help="result.json files (missing ones are NOT RUN)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--reported", type=Path, default=None, help="paper/reported/<paper>.csv")
+    p.add_argument("--tables-dir", type=Path, default=None, help="also write Markdown and LaTeX here")
+    p.set_defaults(func=cmd_table)
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from benchmark.reporting import build_table
+
+    table = build_table(args.name, args.runs, args.out, args.reported, args.tables_dir)
+    print(f"wrote {args.out} ({len(table)} rows)")
+    return 0
+
+
+def add_figure(sub: Any) -> None:
+    p = sub.add_parser("figure", help="draw a paper figure from run records")
+    p.add_argument("name", help="trajectories")
+    p.add_argument("--runs", nargs="*", default=[], type=Path)
+    p.add_argument("--out", required=True, type=Path, help="output stem (writes .pdf and .png)")
+    p.add_argument("--figures-dir", type=Path, default=None)
+    p.set_defaults(func=cmd_figure)
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from benchmark.reporting import build_figure
+
+    build_figure(args.name, args.runs, args.out, args.figures_dir)
+    print(f"wrote {args.out}.pdf and {args.out}.png")
+    return 0
+
+
+def add_check(sub: Any) -> None:
+    p = sub.add_parser("check", help="regression report: reported numbers and claims vs the tables")
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--reported", type=Path, default=Path("paper/reported/stompp.csv"))
+    p.add_argument("--claims", type=Path, default=Path("paper/claims.yaml"))
+    p.add_argument("--out", type=Path, default=Path("results/regression_report"))
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from benchmark.reporting import run_check
+
+    report = run_check(args.results_dir, args.reported, args.claims, args.out)
+    counts = report["verdict"].value_counts().to_dict() if len(report) else {}
+    print(f"wrote {args.out}.csv and .md: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+# -- bench -------------------------------------------------------------------------------
+def add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="median training-step time of each method relative to ste")
+    p.add_argument("--arch", default="resnet18")
+    p.add_argument("--width", type=float, default=0.25)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=30, help="timed steps per method")
+    p.add_argument("--methods", nargs="+", default=["ste", "stompp", "fp"])
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from benchmark.bench import format_bench, run_bench
+
+    print(format_bench(run_bench(args.arch, args.width, args.batch_size, args.image_size, args.steps,
+                                 args.methods, args.threads, args.device)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

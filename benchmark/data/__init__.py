@@ -1,0 +1,29 @@
+"""The dataset layer: named datasets that yield normalised, optionally augmented batches.
+
+>>> from benchmark.data import load_dataset
+>>> ds = load_dataset("digits")
+>>> ds.num_classes, ds.in_channels, ds.image_size, ds.train_size, ds.test_size
+(10, 1, 16, 1437, 360)
+
+Datasets (one module each): ``digits`` (scikit-learn's bundled digits, the default),
+``synthetic`` (generated, for tests), ``cifar10`` and ``cifar100`` (pickle batches under the
+data root: ``--data-root`` or ``$BNNBENCH_DATA``). Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+# Importing the loader modules registers them in DATASETS.
+from benchmark.data import cifar, digits, synthetic  # noqa: F401
+from benchmark.data.augment import Augmentation
+from benchmark.data.dataset import Dataset, Split
+from benchmark.data.registry import DATA_ROOT_ENV, DATASETS, load_dataset, resolve_data_root
+
+__all__ = [
+    "DATASETS",
+    "DATA_ROOT_ENV",
+    "Augmentation",
+    "Dataset",
+    "Split",
+    "load_dataset",
+    "resolve_data_root",
+]

@@ -1,0 +1,72 @@
+"""Training recipes: optimizer, learning-rate schedule, epochs, batch size, augmentation.
+
+Cells compared in one table share one recipe. The paper-scale recipe is our documented guess
+of StoMPP's "matched minimal recipe" (DESIGN 6): SGD momentum 0.9, lr 0.1 cosine, batch 128,
+weight decay 5e-4, 200 epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from methods.config import ConfigError, coerce
+
+OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("cosine", "constant")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A named training recipe; every field is plain data (JSON round-trip safe)."""
+
+    name: str = "custom"
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    epochs: int = 200
+    batch_size: int = 128
+    augment: bool = True
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.optimizer in OPTIMIZERS, f"recipe.optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.schedule in LR_SCHEDULES, f"recipe.schedule must be one of {', '.join(LR_SCHEDULES)}"),
+            (self.lr > 0, "recipe.lr must be > 0"),
+            (self.epochs >= 1, "recipe.epochs must be >= 1"),
+            (self.batch_size >= 1, "recipe.batch_size must be >= 1"),
+            (self.weight_decay >= 0, "recipe.weight_decay must be >= 0"),
+            (0 <= self.momentum < 1, "recipe.momentum must be in [0, 1)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Recipe:
+        """Build from a mapping of (possibly string) values; unknown keys are refused."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ConfigError(f"unknown recipe key(s) {', '.join(unknown)}; valid: {', '.join(fields)}")
+        hints = {f.name: {"str": str, "float": float, "int": int, "bool": bool}[f.type] for f in fields.values()}  # type: ignore[index]
+        return cls(**{k: coerce(f"recipe.{k}", v, hints[k]) for k, v in values.items()})
+
+    def build_optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+        """The recipe's optimizer over ``params``."""
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+
+    def lr_factor(self, step: int, total_steps: int) -> float:
+        r"""Multiplier of the base lr at ``step``: cosine :math:`\tfrac12(1 + \cos(\pi t/T))` or 1."""
+        if self.schedule == "constant":
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))

@@ -1,0 +1,143 @@
+"""Render tables as Markdown (pipe tables) and LaTeX (booktabs).
+
+A table is first turned into a *display frame* of strings (``display``): mean ± std,
+the 95% interval as [low, high], differences with their interval, NOT RUN for empty
+cells. The two writers only lay that frame out, so both show the same text.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+import pandas as pd
+
+DASH = "—"
+DIGITS = 2
+IDENTITY_HEADERS = {
+    "dataset": "Dataset",
+    "arch": "Arch",
+    "regime": "Regime",
+    "variant": "Variant",
+    "ordering": "Ordering",
+}
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "—": "--",
+    "Δ": r"$\Delta$",
+}
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def fmt(x: object, signed: bool = False) -> str:
+    """A number with DIGITS decimals (sign forced when ``signed``); DASH for NaN/None."""
+    if not _finite(x):
+        return DASH
+    return f"{x:+.{DIGITS}f}" if signed else f"{x:.{DIGITS}f}"
+
+
+def fmt_interval(low: object, high: object) -> str:
+    """[low, high], or DASH when the interval is undefined (fewer than two seeds)."""
+    if not (_finite(low) and _finite(high)):
+        return DASH
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def fmt_mean_std(row: pd.Series) -> str:
+    """mean ± std; NOT RUN for an empty cell; the bare mean for a single seed."""
+    if row["n"] == 0:
+        return "NOT RUN"
+    if not _finite(row["std"]):
+        return fmt(row["mean"])
+    return f"{fmt(row['mean'])} ± {fmt(row['std'])}"
+
+
+def fmt_difference(estimate: object, low: object, high: object) -> str:
+    """+d [low, high] (the interval omitted when undefined)."""
+    if not _finite(estimate):
+        return DASH
+    interval = fmt_interval(low, high)
+    return fmt(estimate, signed=True) + ("" if interval == DASH else f" {interval}")
+
+
+def fmt_reported(value: object, metric: object) -> str:
+    if not _finite(value):
+        return DASH
+    label = {"gain_over_ste_pp": "gain", "top1": "top-1"}.get(str(metric), str(metric))
+    return f"{fmt(value)} ({label})"
+
+
+def _rows(table: pd.DataFrame, *columns: str) -> list[tuple]:
+    """The given columns of each row, as tuples."""
+    return list(zip(*(table[c] for c in columns), strict=True))
+
+
+def display(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The display frame (all strings) of a ``depth_scaling`` or ``ordering`` table."""
+    out = pd.DataFrame({h: table[c].astype(str) for c, h in IDENTITY_HEADERS.items()})
+    out["n"] = table["n"].astype(int).astype(str)
+    out["Top-1 (%) mean ± std"] = [fmt_mean_std(r) for _, r in table.iterrows()]
+    out["95% CI"] = [fmt_interval(*i) for i in _rows(table, "ci_low", "ci_high")]
+    if name == "depth_scaling":
+        gains = _rows(table, "gain_over_ste", "gain_ci_low", "gain_ci_high")
+        out["Gain over STE [95% CI]"] = [fmt_difference(*g) for g in gains]
+        reported = _rows(table, "reported", "reported_metric")
+        out["Reported"] = [fmt_reported(v, m) for v, m in reported]
+    else:
+        out["Chance"] = [fmt(c) for c in table.chance_acc]
+        diffs = _rows(table, "diff_vs_forward", "diff_ci_low", "diff_ci_high")
+        out["Δ vs forward [95% CI]"] = [fmt_difference(*d) for d in diffs]
+    out["Diverged"] = table["n_diverged"].astype(int).astype(str)
+    return out.reset_index(drop=True)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", r"\|")
+
+
+def markdown(
+    frame: pd.DataFrame, title: str = "", notes: str = "", left: Iterable[str] | None = None
+) -> str:
+    """A pipe table, with an optional title line and notes paragraph; the ``left`` columns
+    (default: the identity columns) are left-aligned, the others right-aligned."""
+    left = set(IDENTITY_HEADERS.values() if left is None else left)
+    numeric = [c not in left for c in frame.columns]
+    header = "| " + " | ".join(_md_cell(str(c)) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---:" if r else ":---" for r in numeric) + "|"
+    body = ["| " + " | ".join(_md_cell(str(v)) for v in row) + " |" for row in frame.values]
+    parts = [f"# {title}", ""] if title else []
+    parts += [header, rule, *body]
+    if notes:
+        parts += ["", notes]
+    return "\n".join(parts) + "\n"
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX specials and map the display symbols (±, —, Δ) to LaTeX."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def latex(frame: pd.DataFrame, comment: str = "") -> str:
+    """A booktabs ``tabular`` (toprule/midrule/bottomrule) for ``\\input`` into a table float."""
+    align = "".join("l" if c in IDENTITY_HEADERS.values() else "r" for c in frame.columns)
+    lines = [f"% {line}" for line in comment.splitlines()]
+    lines += [f"\\begin{{tabular}}{{{align}}}", r"\toprule"]
+    lines.append(" & ".join(latex_escape(c) for c in frame.columns) + r" \\")
+    lines.append(r"\midrule")
+    lines += [" & ".join(latex_escape(v) for v in row) + r" \\" for row in frame.values]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"

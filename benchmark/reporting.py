@@ -1,0 +1,184 @@
+"""The reporting entry points behind ``bnnbench table|figure|check``: read at the edges,
+call the pure builders, write every output atomically (temporary file, then rename)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from benchmark import claims as cl
+from benchmark import figures, render, tables
+from benchmark.aggregate import read_runs, read_trajectories
+from benchmark.errors import UserError
+from benchmark.regression import build_report, report_markdown
+
+TABLES: dict[str, Callable[[pd.DataFrame, pd.DataFrame | None], pd.DataFrame]] = {
+    "depth_scaling": lambda runs, reported: tables.depth_scaling(runs, reported),
+    "ordering": lambda runs, reported: tables.ordering(runs),
+}
+FIGURES = ("trajectories",)
+REPORTED_COLUMNS = {"paper", "where", "dataset", "arch", "regime", "method", "metric", "value"}
+TABLE_NOTES = {
+    "depth_scaling": (
+        "Top-1 test accuracy (%) of the fully binary network over seeds: mean ± sample std "
+        "and 95% t-interval; gain over the STE cell of the same dataset/arch/regime with its "
+        "95% Welch interval; Reported: the paper's number (gain or top-1). NOT RUN: no "
+        "finished run. Diverged runs count at chance accuracy."
+    ),
+    "ordering": (
+        "Top-1 test accuracy (%) of the fully binary network over seeds: mean ± sample std "
+        "and 95% t-interval; Δ vs forward: difference to the forward ordering of the same "
+        "variant with its 95% Welch interval. NOT RUN: no finished run."
+    ),
+}
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Run ``write`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    _atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    fmt = Path(path).suffix.lstrip(".")
+    _atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150))
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    _atomic(dst, lambda tmp: shutil.copyfile(src, tmp))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_reported(path: Path) -> pd.DataFrame:
+    """A paper/reported/<paper>.csv; UserError if it is missing or lacks columns."""
+    if not Path(path).exists():
+        raise UserError(f"reported-numbers file not found: {path}")
+    reported = pd.read_csv(path)
+    missing = REPORTED_COLUMNS - set(reported.columns)
+    if missing:
+        raise UserError(f"{path} lacks the columns {sorted(missing)}")
+    return reported
+
+
+def read_optional_csv(path: Path) -> pd.DataFrame | None:
+    """A generated table if it exists (None otherwise: its claims are NOT RUN)."""
+    return pd.read_csv(path) if Path(path).exists() else None
+
+
+def _find_trajectories(results_dir: Path) -> Path:
+    """trajectories.csv in results_dir, or in results_dir/figures where the figure rule wrote it."""
+    for candidate in (
+        results_dir / "trajectories.csv",
+        results_dir / "figures" / "trajectories.csv",
+    ):
+        if candidate.exists():
+            return candidate
+    return results_dir / "trajectories.csv"
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def build_table(
+    name: str,
+    result_paths: list[Path],
+    out_csv: Path,
+    reported_csv: Path | None = None,
+    tables_dir: Path | None = None,
+) -> pd.DataFrame:
+    """Aggregate the given run records into table ``name``; write ``out_csv`` and, with
+    ``tables_dir``, ``<tables_dir>/<out_csv stem>.md`` and ``.tex``."""
+    if name not in TABLES:
+        raise UserError(f"unknown table '{name}'. Valid tables: {', '.join(TABLES)}")
+    reported = read_reported(reported_csv) if reported_csv is not None else None
+    runs = read_runs(result_paths)
+    table = TABLES[name](runs, reported)
+    write_csv(Path(out_csv), table)
+    if tables_dir is not None:
+        stem = Path(tables_dir) / Path(out_csv).stem
+        shown = render.display(table, name)
+        recipe = ", ".join(sorted(table["recipe"].dropna().astype(str).unique())) or "none"
+        done = int(runs["complete"].sum()) if not runs.empty else 0
+        origin = (
+            f"Generated by `bnnbench table {name}` from {done} finished runs (recipe {recipe})."
+        )
+        notes = f"{TABLE_NOTES[name]}\n\n{origin} Do not edit."
+        write_text(stem.with_suffix(".md"), render.markdown(shown, f"Table: {name}", notes))
+        comment = f"{origin} Do not edit.\n{TABLE_NOTES[name]}"
+        write_text(stem.with_suffix(".tex"), render.latex(shown, comment))
+    return table
+
+
+def build_figure(
+    name: str,
+    result_paths: list[Path],
+    out_stem: Path,
+    figures_dir: Path | None = None,
+    *,
+    variants: Sequence[str] = figures.DEFAULT_VARIANTS,
+) -> None:
+    """Figure ``name`` ("trajectories"): ``<out_stem>.pdf``/``.png`` (copied into
+    ``figures_dir``) and ``<out_stem parent>/trajectories.csv`` (every given run, per epoch)."""
+    if name not in FIGURES:
+        raise UserError(f"unknown figure '{name}'. Valid figures: {', '.join(FIGURES)}")
+    out_stem = Path(out_stem)
+    traj = read_trajectories(read_runs(result_paths))
+    write_csv(out_stem.parent / "trajectories.csv", traj)
+    fig = figures.trajectory_figure(traj, variants=variants)
+    for suffix in (".pdf", ".png"):
+        path = out_stem.with_name(out_stem.name + suffix)
+        save_figure(fig, path)
+        if figures_dir is not None:
+            copy_file(path, Path(figures_dir) / path.name)
+
+
+def run_check(
+    results_dir: Path, reported_csv: Path, claims_yaml: Path, out_stem: Path
+) -> pd.DataFrame:
+    """The regression report from the tables under ``results_dir``: ``<out_stem>.csv`` and
+    ``<out_stem>.md``; claims whose table is missing are NOT RUN."""
+    results_dir = Path(results_dir)
+    claims, numbers = cl.load_claims(Path(claims_yaml))
+    reported = read_reported(Path(reported_csv))
+    inputs = {
+        "depth_scaling": results_dir / "table_depth_scaling.csv",
+        "ordering": results_dir / "table_ordering.csv",
+        "trajectories": _find_trajectories(results_dir),
+    }
+    loaded = cl.Tables(**{k: read_optional_csv(p) for k, p in inputs.items()})
+    report = build_report(reported, claims, loaded, float(numbers["tolerance_pp"]))
+    out_stem = Path(out_stem)
+    write_csv(out_stem.with_name(out_stem.name + ".csv"), report)
+    sources = "Inputs: " + ", ".join(
+        f"`{p}`" + ("" if p.exists() else " (missing)") for p in inputs.values()
+    )
+    sources += f"; reported numbers `{reported_csv}`; claims `{claims_yaml}`."
+    write_text(out_stem.with_name(out_stem.name + ".md"), report_markdown(report, sources))
+    return report

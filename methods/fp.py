@@ -1,0 +1,21 @@
+"""Full precision: binarizes nothing; the upper-bound row of every table."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from methods.protocol import Method
+from methods.catalog import register_method
+
+
+@register_method
+class FullPrecision(Method):
+    """The float network under the same recipe (regime ``fp``)."""
+
+    name = "fp"
+    summary = "full precision: binarizes nothing (upper bound)"
+    source = "the architecture's float definition"
+    regimes = ("fp",)
+
+    def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
+        return model

@@ -1,0 +1,152 @@
+"""The grid expansion behind the workflow (benchmark/grid.py): which runs each table needs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark import grid
+
+CONFIGS = Path(__file__).resolve().parents[1] / "workflows" / "config"
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+
+
+@pytest.fixture
+def config() -> dict:
+    return load("default")
+
+
+def test_ste_is_never_crossed_with_orderings(config):
+    for run in grid.all_runs(config):
+        if run.variant in ("ste", "fp"):
+            assert run.ordering == grid.NO_ORDERING
+
+
+def test_ordered_variants_get_every_ordering_of_their_grid(config):
+    runs = grid.section_runs(config, "tables", "ordering")
+    assert {r.ordering for r in runs} == {"forward", "reverse", "global", "random"}
+    assert {r.variant for r in runs} == {"stompp"}
+    # 1 dataset x 2 archs x 2 regimes x 4 orderings x 2 seeds
+    assert len(runs) == 1 * 2 * 2 * 4 * 2
+
+
+def test_fp_runs_only_in_regime_fp_once_per_dataset_arch_seed(config):
+    runs = [r for r in grid.section_runs(config, "tables", "depth_scaling") if r.variant == "fp"]
+    assert {r.regime for r in runs} == {grid.FP_REGIME}
+    assert len(runs) == len(config["datasets"]) * 3 * len(config["seeds"])
+    binarizing = [r for r in grid.all_runs(config) if r.variant != "fp"]
+    assert grid.FP_REGIME not in {r.regime for r in binarizing}
+
+
+def test_depth_scaling_grid(config):
+    runs = grid.section_runs(config, "tables", "depth_scaling")
+    cells = {(r.arch, r.regime, r.variant, r.ordering) for r in runs}
+    for arch in ("resnet18", "resnet34", "resnet50"):
+        assert (arch, "fp", "fp", "none") in cells
+        for regime in ("bnn", "bwn"):
+            assert (arch, regime, "ste", "none") in cells
+            assert (arch, regime, "stompp", "forward") in cells
+            assert (arch, regime, "stompp_ste", "forward") in cells
+    # per arch: fp once + (ste, stompp, stompp_ste) x (bnn, bwn); 3 archs; 2 seeds
+    assert len(runs) == (1 + 3 * 2) * 3 * 2
+    assert {r.seed for r in runs} == {0, 1}
+    assert {r.recipe for r in runs} == {config["recipe"]}
+
+
+def test_ordering_table_uses_resnet18_and_the_deepest_resnet():
+    for name in ("default", "smoke", "paper"):
+        config = load(name)
+        archs = config["tables"]["ordering"]["archs"]
+        deepest = max(config["archs"], key=lambda a: int(a.removeprefix("resnet")))
+        assert archs[0] == "resnet18" and deepest in archs
+
+
+def test_trajectories_figure_grid(config):
+    runs = grid.section_runs(config, "figures", "trajectories")
+    assert {(r.variant, r.ordering) for r in runs} == {("ste", "none"), ("stompp", "forward")}
+    assert {r.regime for r in runs} == {"bnn"}
+
+
+def test_all_runs_has_no_duplicates_and_shared_cells_are_shared(config):
+    runs = grid.all_runs(config)
+    assert len(runs) == len(set(runs))
+    depth = set(grid.section_runs(config, "tables", "depth_scaling"))
+    ordering = set(grid.section_runs(config, "tables", "ordering"))
+    assert len(depth | ordering) == len(set(runs))  # the figure reuses table runs
+
+
+def test_run_directory_layout():
+    run = grid.Run("mini", "digits", "resnet18", "bnn", "stompp", "forward", 3)
+    assert run.directory == "results/runs/mini/digits/resnet18/bnn/stompp/forward/seed3"
+    assert run.result == f"{run.directory}/result.json"
+
+
+def test_section_overrides_datasets_and_seeds(config):
+    config = copy.deepcopy(config)
+    config["tables"]["ordering"]["seeds"] = [7]
+    assert {r.seed for r in grid.section_runs(config, "tables", "ordering")} == {7}
+
+
+def test_cli_arguments(config):
+    args = grid.recipe_args(config, "mini")
+    assert "--set recipe.lr=0.1" in args
+    assert "--set recipe.augment=false" in args
+    assert args.count("--set recipe.") == 8
+    config = copy.deepcopy(config)
+    config["variants"]["stompp"]["set"] = {"freeze_end": 0.8, "schedule": "cosine"}
+    assert grid.variant_args(config, "stompp") == "--set freeze_end=0.8 --set schedule=cosine"
+    assert grid.variant_args(config, "ste") == ""
+
+
+def test_width_global_or_per_arch(config):
+    assert grid.width_for(config, "resnet50") == 0.125
+    config = copy.deepcopy(config)
+    config["width"] = {"resnet18": 0.25, "resnet34": 0.125}
+    assert grid.width_for(config, "resnet18") == 0.25
+    with pytest.raises(grid.ConfigError, match="width"):
+        grid.check_config(config)  # resnet50 has no width
+
+
+def test_data_root_from_config_or_environment(config, monkeypatch):
+    monkeypatch.delenv("BNNBENCH_DATA", raising=False)
+    assert grid.data_root_args(config) == ""
+    monkeypatch.setenv("BNNBENCH_DATA", "/data sets")
+    assert grid.data_root_args(config) == "--data-root '/data sets'"
+    config = {**config, "data_root": "/mnt/data"}
+    assert grid.data_root_args(config) == "--data-root /mnt/data"
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda c: c["tables"]["ordering"].update(variants=["stomp"]), "tables.ordering.variants"),
+        (
+            lambda c: c["figures"]["trajectories"].update(archs=["vgg"]),
+            "figures.trajectories.archs",
+        ),
+        (lambda c: c.update(recipe="paper"), "recipe"),
+        (lambda c: c["ordered_methods"].append("fp"), "variants.fp"),
+    ],
+)
+def test_inconsistent_config_names_the_key(config, edit, key):
+    edit(config)
+    with pytest.raises(grid.ConfigError, match=key.replace(".", r"\.")):
+        grid.check_config(config)
+
+
+def test_config_agrees_with_the_method_registry():
+    """ordered_methods / full_precision_methods mirror what the methods declare."""
+    methods = pytest.importorskip("methods")
+    for name in ("default", "smoke", "paper"):
+        config = load(name)
+        for variant, spec in config["variants"].items():
+            cls = methods.get_method(spec["method"])
+            assert cls.has_ordering == grid.has_ordering(config, variant), variant
+            full_precision = tuple(getattr(cls, "regimes", ("bnn", "bwn"))) == ("fp",)
+            assert full_precision == grid.is_full_precision(config, variant), variant

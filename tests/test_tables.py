@@ -1,0 +1,303 @@
+"""Aggregation of fake run directories into tables, and their Markdown/LaTeX renderings."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark import aggregate, render, tables
+from benchmark.errors import UserError
+from benchmark.reporting import build_table
+
+ORDERED = {"stompp", "stompp_ste"}
+
+
+def run_dir(
+    root: Path,
+    dataset: str = "digits",
+    arch: str = "resnet18",
+    regime: str = "bnn",
+    variant: str = "ste",
+    ordering: str | None = None,
+    seed: int = 0,
+    recipe: str = "mini",
+) -> Path:
+    ordering = ordering or ("forward" if variant in ORDERED else "none")
+    regime = "fp" if variant == "fp" else regime
+    parts = (recipe, dataset, arch, regime, variant, ordering, f"seed{seed}")
+    return root.joinpath("runs", *parts)
+
+
+def write_run(
+    root: Path,
+    acc: float,
+    curve: list[float] | None = None,
+    status: str = "ok",
+    finished: bool = True,
+    **identity,
+) -> Path:
+    """A run directory in the documented format; returns the path of its result.json."""
+    d = run_dir(root, **identity)
+    d.mkdir(parents=True, exist_ok=True)
+    _, recipe, dataset, arch, regime, variant, ordering, seed = d.relative_to(root).parts
+    curve = curve if curve is not None else [acc / 2, acc]
+    metrics = pd.DataFrame(
+        {
+            "epoch": range(1, len(curve) + 1),
+            "step": [10 * (i + 1) for i in range(len(curve))],
+            "lr": 0.1,
+            "train_loss": 0.5,
+            "train_acc": 90.0,
+            "test_acc": curve,
+            "test_acc_as_trained": curve,
+            "weight_frozen": 0.5,
+            "seconds": 1.0,
+        }
+    )
+    metrics.to_csv(d / "metrics.csv", index=False)
+    (d / "config.json").write_text("{}")
+    result = d / "result.json"
+    if finished:
+        ident = {"recipe": recipe, "dataset": dataset, "arch": arch, "regime": regime}
+        ident |= {"variant": variant, "method": variant, "ordering": ordering}
+        ident["seed"] = int(seed.removeprefix("seed"))
+        record = {
+            "schema": 1,
+            "identity": ident,
+            "status": status,
+            "num_classes": 10,
+            "chance_acc": 10.0,
+            "test_acc": acc,
+            "test_acc_as_trained": acc,
+            "train_acc": 90.0,
+            "train_loss": 0.3,
+            "epochs": len(curve),
+            "steps": 100,
+            "wall_seconds": 3.0,
+            "steps_per_second": 30.0,
+            "config_hash": "abc",
+            "provenance": {"bnnbench": "0.1.0", "git": "deadbeef", "device": "cpu"},
+        }
+        result.write_text(json.dumps(record))
+    return result
+
+
+def row(table: pd.DataFrame, **where) -> pd.Series:
+    mask = pd.Series(True, index=table.index)
+    for k, v in where.items():
+        mask &= table[k] == v
+    assert mask.sum() == 1, where
+    return table[mask].iloc[0]
+
+
+@pytest.fixture
+def depth_runs(tmp_path: Path) -> list[Path]:
+    paths = [write_run(tmp_path, a, variant="ste", seed=s) for s, a in enumerate([60, 62, 64])]
+    paths += [write_run(tmp_path, a, variant="stompp", seed=s) for s, a in enumerate([70, 71])]
+    paths += [write_run(tmp_path, 95.0, variant="fp", seed=0)]
+    paths += [write_run(tmp_path, 10.0, variant="stompp", seed=2, status="diverged")]
+    # killed mid-run: metrics.csv and config.json, no result.json
+    paths += [write_run(tmp_path, 99.0, variant="stompp", seed=3, finished=False)]
+    # a requested cell nobody ran
+    paths += [run_dir(tmp_path, arch="resnet34", variant="ste") / "result.json"]
+    return paths
+
+
+def test_read_runs_keeps_partial_runs_out_of_the_statistics(depth_runs: list[Path]) -> None:
+    runs = aggregate.read_runs(depth_runs)
+    assert len(runs) == 9
+    assert runs["complete"].sum() == 7
+    partial = runs[runs["seed"] == 3].iloc[0]
+    assert not partial["complete"] and math.isnan(partial["test_acc"])
+    cells = aggregate.cell_summary(runs)
+    stompp = row(cells, variant="stompp")
+    assert stompp["n"] == 3 and stompp["n_diverged"] == 1 and stompp["n_missing"] == 1
+    assert stompp["mean"] == pytest.approx((70 + 71 + 10) / 3)
+
+
+def test_truncated_result_json_is_not_a_finished_run(tmp_path: Path) -> None:
+    path = write_run(tmp_path, 50.0)
+    path.write_text('{"schema": 1, "identity": {')
+    runs = aggregate.read_runs([path])
+    assert not runs["complete"].any()
+    assert aggregate.cell_summary(runs)["n"].tolist() == [0]
+
+
+def test_unidentifiable_missing_path_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="layout"):
+        aggregate.read_runs([tmp_path / "nowhere" / "result.json"])
+
+
+def test_depth_scaling_table(depth_runs: list[Path]) -> None:
+    reported = pd.DataFrame(
+        {
+            "dataset": ["digits", "digits"],
+            "arch": ["resnet18", "resnet18"],
+            "regime": ["bnn", "bwn"],
+            "variant": ["stompp", "stompp"],
+            "metric": ["gain_over_ste_pp", "top1"],
+            "value": [3.1, 91.2],
+        }
+    )
+    table = tables.depth_scaling(aggregate.read_runs(depth_runs), reported)
+    assert list(table.columns) == tables.DEPTH_COLUMNS
+    # fp first (once per dataset/arch), then ste, stompp; resnet34 after resnet18
+    order = list(zip(table["arch"], table["variant"], strict=True))
+    assert order == [
+        ("resnet18", "fp"),
+        ("resnet18", "ste"),
+        ("resnet18", "stompp"),
+        ("resnet34", "ste"),
+    ]
+    ste = row(table, arch="resnet18", variant="ste")
+    assert (ste["n"], ste["mean"], ste["std"]) == (3, 62.0, 2.0)
+    assert ste["ci_low"] == pytest.approx(62 - 4.302653 * 2 / math.sqrt(3), abs=1e-5)
+    assert math.isnan(ste["gain_over_ste"])
+    stompp = row(table, variant="stompp")
+    assert stompp["gain_over_ste"] == pytest.approx(50.333333 - 62.0)
+    assert stompp["gain_ci_low"] < stompp["gain_over_ste"] < stompp["gain_ci_high"]
+    assert (stompp["reported"], stompp["reported_metric"]) == (3.1, "gain_over_ste_pp")
+    assert stompp["n_diverged"] == 1
+    fp = row(table, variant="fp")
+    assert fp["regime"] == "fp" and fp["n"] == 1 and math.isnan(fp["ci_low"])
+    assert math.isnan(fp["gain_over_ste"])
+    not_run = row(table, arch="resnet34")
+    assert not_run["n"] == 0 and math.isnan(not_run["mean"])
+
+
+def test_sort_order_of_archs_regimes_and_variants() -> None:
+    cells = pd.DataFrame(
+        {
+            "dataset": ["b", "a", "a", "a", "a", "a", "a"],
+            "arch": [
+                "resnet18",
+                "vgg_small",
+                "resnet50",
+                "resnet18",
+                "resnet18",
+                "resnet18",
+                "alex",
+            ],
+            "regime": ["bnn", "bnn", "bnn", "bwn", "bnn", "bnn", "bnn"],
+            "variant": ["ste", "ste", "ste", "ste", "zeta", "stompp_ste", "ste"],
+            "ordering": ["none", "none", "none", "none", "none", "forward", "none"],
+        }
+    )
+    out = tables.sort_cells(cells)
+    assert list(zip(out["dataset"], out["arch"], out["regime"], out["variant"], strict=True)) == [
+        ("a", "resnet18", "bnn", "stompp_ste"),
+        ("a", "resnet18", "bnn", "zeta"),
+        ("a", "resnet18", "bwn", "ste"),
+        ("a", "resnet50", "bnn", "ste"),
+        ("a", "alex", "bnn", "ste"),
+        ("a", "vgg_small", "bnn", "ste"),
+        ("b", "resnet18", "bnn", "ste"),
+    ]
+
+
+def test_ordering_table_differences_to_forward(tmp_path: Path) -> None:
+    paths = [write_run(tmp_path, 40.0, variant="ste", seed=0)]
+    for ordering, accs in {"forward": [80, 82], "reverse": [11, 13], "global": [30]}.items():
+        for regime in ("bnn", "bwn"):
+            paths += [
+                write_run(tmp_path, a, variant="stompp", ordering=ordering, regime=regime, seed=s)
+                for s, a in enumerate(accs)
+            ]
+    table = tables.ordering(aggregate.read_runs(paths))
+    assert list(table.columns) == tables.ORDERING_COLUMNS
+    assert "ste" not in set(table["variant"])
+    assert list(table["ordering"][:3]) == ["forward", "reverse", "global"]
+    reverse = row(table, regime="bnn", ordering="reverse")
+    assert reverse["diff_vs_forward"] == pytest.approx(-69.0)
+    assert reverse["chance_acc"] == 10.0
+    # Welch with equal spreads (std sqrt 2, n 2 each): se 1.414, df 2
+    assert reverse["diff_ci_high"] == pytest.approx(-69.0 + 4.302653 * math.sqrt(2), abs=1e-5)
+    glob = row(table, regime="bnn", ordering="global")
+    assert glob["n"] == 1 and math.isnan(glob["diff_ci_low"])
+    assert glob["diff_vs_forward"] == pytest.approx(-51.0)
+    assert math.isnan(row(table, regime="bnn", ordering="forward")["diff_vs_forward"])
+
+
+def test_mixed_recipes_are_refused(tmp_path: Path) -> None:
+    paths = [
+        write_run(tmp_path, 60.0, variant="ste", recipe="mini"),
+        write_run(tmp_path, 70.0, variant="stompp", recipe="paper"),
+    ]
+    with pytest.raises(UserError, match="'mini'.*'paper'"):
+        tables.depth_scaling(aggregate.read_runs(paths))
+    with pytest.raises(UserError, match="recipes"):
+        build_table("ordering", paths, tmp_path / "t.csv")
+
+
+def test_renderings_show_mean_std_interval_and_not_run(depth_runs: list[Path]) -> None:
+    table = tables.depth_scaling(aggregate.read_runs(depth_runs))
+    shown = render.display(table, "depth_scaling")
+    md = render.markdown(shown, "Table: depth_scaling")
+    assert md.startswith("# Table: depth_scaling")
+    assert "| resnet18 | bnn | ste | none | 3 | 62.00 ± 2.00 | [57.03, 66.97] |" in md
+    assert "NOT RUN" in md
+    assert "|:---|" in md and "---:|" in md
+    tex = render.latex(shown, "generated")
+    assert tex.startswith("% generated\n\\begin{tabular}{lllllrrrrrr}")
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert tex.count(rule) == 1
+    assert r"62.00 $\pm$ 2.00 & [57.03, 66.97]" in tex
+    assert r"Top-1 (\%) mean $\pm$ std" in tex
+    assert tex.count(r"\\") == len(table) + 1
+
+
+def test_build_table_writes_csv_markdown_and_latex(tmp_path: Path, depth_runs: list[Path]) -> None:
+    reported = tmp_path / "stompp.csv"
+    pd.DataFrame(
+        {
+            "paper": ["stompp"],
+            "where": ["abstract"],
+            "dataset": ["digits"],
+            "arch": ["resnet18"],
+            "regime": ["bnn"],
+            "method": ["stompp"],
+            "variant": ["stompp"],
+            "metric": ["gain_over_ste_pp"],
+            "value": [3.1],
+        }
+    ).to_csv(reported, index=False)
+    out = tmp_path / "results" / "table_depth_scaling.csv"
+    tdir = tmp_path / "paper" / "tables"
+    table = build_table("depth_scaling", depth_runs, out, reported, tdir)
+    written = pd.read_csv(out)
+    assert list(written.columns) == tables.DEPTH_COLUMNS and len(written) == len(table)
+    md = (tdir / "table_depth_scaling.md").read_text()
+    assert "3.10 (gain)" in md and "recipe mini" in md
+    assert (tdir / "table_depth_scaling.tex").read_text().count(r"\toprule") == 1
+    assert not list(out.parent.glob("*.tmp")) and not list(tdir.glob(".*"))
+
+
+def test_build_table_rejects_unknown_names(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="depth_scaling, ordering"):
+        build_table("depth", [], tmp_path / "t.csv")
+
+
+def test_empty_run_list_gives_an_empty_table(tmp_path: Path) -> None:
+    table = build_table("ordering", [], tmp_path / "t.csv", tables_dir=tmp_path)
+    assert table.empty and list(table.columns) == tables.ORDERING_COLUMNS
+    assert (tmp_path / "t.md").exists()
+
+
+def test_reported_numbers_without_a_variant_column_match_by_method(depth_runs: list[Path]) -> None:
+    reported = pd.DataFrame(
+        {
+            "dataset": ["digits"],
+            "arch": ["resnet18"],
+            "regime": ["bnn"],
+            "method": ["stompp"],
+            "metric": ["gain_over_ste_pp"],
+            "value": [3.1],
+        }
+    )
+    table = tables.depth_scaling(aggregate.read_runs(depth_runs), reported)
+    assert row(table, variant="stompp")["reported"] == 3.1
+    assert table["reported"].notna().sum() == 1

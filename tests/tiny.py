@@ -1,0 +1,19 @@
+"""A tiny convolutional network for fast method tests (first conv and classifier stay float)."""
+
+import torch
+from torch import nn
+
+
+def tiny_net(channels: int = 4, depth: int = 4, classes: int = 3) -> nn.Module:
+    layers: list[nn.Module] = []
+    cin = 3
+    for _ in range(depth):
+        layers += [nn.Conv2d(cin, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()]
+        cin = channels
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes)]
+    return nn.Sequential(*layers)
+
+
+def batch(n: int = 8, size: int = 6, classes: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, size, size, generator=g), torch.randint(0, classes, (n,), generator=g)

@@ -1,0 +1,19 @@
+# One figure per config `figures` entry, as PDF and PNG.
+
+
+rule figure:
+    input:
+        runs=lambda wildcards: grid.section_results(config, "figures", wildcards.name),
+    output:
+        pdf="results/fig_{name}.pdf",
+        png=report("results/fig_{name}.png", category="Figures"),
+    log:
+        "results/logs/fig_{name}.log",
+    conda:
+        "envs/bnnbench.yaml"
+    params:
+        stem=lambda wildcards, output: output.pdf.removesuffix(".pdf"),
+        figures_dir=config["paper"]["figures_dir"],
+    shell:
+        "bnnbench figure {wildcards.name} --runs {input.runs} --out {params.stem}"
+        " --figures-dir {params.figures_dir} > {log} 2>&1"

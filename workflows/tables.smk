@@ -1,0 +1,19 @@
+# One CSV per paper table (config `tables`), plus Markdown and LaTeX renderings.
+
+
+rule table:
+    input:
+        runs=lambda wildcards: grid.section_results(config, "tables", wildcards.name),
+        reported=REPORTED,
+    output:
+        csv=report("results/table_{name}.csv", category="Tables"),
+    log:
+        "results/logs/table_{name}.log",
+    conda:
+        "envs/bnnbench.yaml"
+    params:
+        tables_dir=config["paper"]["tables_dir"],
+    shell:
+        "bnnbench table {wildcards.name} --runs {input.runs}"
+        " --reported {input.reported} --out {output.csv}"
+        " --tables-dir {params.tables_dir} > {log} 2>&1"
