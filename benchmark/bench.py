@@ -29,15 +29,23 @@ class Contender:
     times: list[float]
 
 
-def make_contender(name: str, arch: str, width: float, example: torch.Tensor, classes: int,
-                   total_steps: int, device: torch.device) -> Contender:
+def make_contender(
+    name: str,
+    arch: str,
+    width: float,
+    example: torch.Tensor,
+    classes: int,
+    total_steps: int,
+    device: torch.device,
+) -> Contender:
     cls = methods.get_method(name)
     torch.manual_seed(0)
     model = build_model(arch, example.shape[1], classes, width).to(device)
     method = methods.build_method(name, {}, cls.regimes[0], 0)
     model = method.convert(model, example[:2])
     optimizers = method.configure_optimizers(
-        model, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=5e-4))
+        model, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=5e-4)
+    )
     method.setup(total_steps, device)
     return Contender(name, model, method, optimizers, [])
 
@@ -61,9 +69,16 @@ def train_step(c: Contender, step: int, x: torch.Tensor, y: torch.Tensor, device
     return time.perf_counter() - start
 
 
-def run_bench(arch: str = "resnet18", width: float = 0.25, batch_size: int = 64, image_size: int = 32,
-              steps: int = 30, names: list[str] | None = None, threads: int | None = None,
-              device_name: str = "auto") -> dict[str, float]:
+def run_bench(
+    arch: str = "resnet18",
+    width: float = 0.25,
+    batch_size: int = 64,
+    image_size: int = 32,
+    steps: int = 30,
+    names: list[str] | None = None,
+    threads: int | None = None,
+    device_name: str = "auto",
+) -> dict[str, float]:
     """Median step seconds per method. StoMPP's schedule spans the timed steps, so its cost is
     averaged over the whole freezing phase rather than measured at one point of it."""
     names = names or ["ste", "stompp", "fp"]

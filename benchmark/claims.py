@@ -231,9 +231,7 @@ def check_gain_grows_with_depth(p: GainGrowsWithDepth, t: Tables) -> list[Outcom
     return outcomes
 
 
-def _gain_step(
-    table: pd.DataFrame, p: GainGrowsWithDepth, dataset: str, shallow: str, deep: str
-) -> Part:
+def _gain_step(table: pd.DataFrame, p: GainGrowsWithDepth, dataset: str, shallow: str, deep: str) -> Part:
     """gain(deep) - gain(shallow) > margin, with the four-cell Welch interval."""
     cells = [*_gain_terms(table, p, dataset, deep), *_gain_terms(table, p, dataset, shallow)]
     names = [f"{a}/{v}" for a in (deep, shallow) for v in (p.variant, p.baseline)]
@@ -392,9 +390,7 @@ def check_ranking(p: Ranking, t: Tables) -> list[Outcome]:
         cells = [find_cell(table, dataset, arch, p.regime, v, p.ordering) for v in p.ranking]
         parts = [
             compare_greater(better, worse, p.margin_pp, f"{dataset}/{arch}/{p.regime}/{vb} vs {vw}")
-            for better, worse, vb, vw in zip(
-                cells, cells[1:], p.ranking, p.ranking[1:], strict=False
-            )
+            for better, worse, vb, vw in zip(cells, cells[1:], p.ranking, p.ranking[1:], strict=False)
         ]
         outcomes.append(Outcome(f"{dataset}/{arch}", parts))
     return outcomes
@@ -415,9 +411,7 @@ class Sawtooth:
     min_drops: int
 
 
-def count_recovered_drops(
-    epochs: list[int], acc: list[float], last_epoch: float, drop_pp: float
-) -> int:
+def count_recovered_drops(epochs: list[int], acc: list[float], last_epoch: float, drop_pp: float) -> int:
     """Number of drops in a per-epoch accuracy curve that start at an epoch <= last_epoch,
     fall by more than drop_pp, and are followed by recovery.
 
@@ -446,9 +440,7 @@ def drops_per_seed(curves: pd.DataFrame, freeze_end: float, drop_pp: float) -> d
     for seed, run in curves.sort_values("epoch").groupby("seed", sort=True):
         total = float(run["epochs"].max()) if "epochs" in run else float(run["epoch"].max())
         acc = run["test_acc_as_trained"].astype(float).to_list()
-        out[int(seed)] = count_recovered_drops(
-            run["epoch"].to_list(), acc, freeze_end * total, drop_pp
-        )
+        out[int(seed)] = count_recovered_drops(run["epoch"].to_list(), acc, freeze_end * total, drop_pp)
     return out
 
 
@@ -541,9 +533,7 @@ def build_params(cls: type, mapping: dict, claim_id: str) -> object:
             f"claim {claim_id}: unknown keys {unknown}, missing keys {missing}; "
             f"a '{cls.__name__}' check takes {sorted(fields)}"
         )
-    return cls(
-        **{k: _convert(v, fields[k], f"claim {claim_id}: '{k}'") for k, v in mapping.items()}
-    )
+    return cls(**{k: _convert(v, fields[k], f"claim {claim_id}: '{k}'") for k, v in mapping.items()})
 
 
 def parse_claim(entry: dict) -> Claim:
@@ -551,9 +541,7 @@ def parse_claim(entry: dict) -> Claim:
     if not isinstance(entry, dict) or not {"id", "check", "description"} <= set(entry):
         raise UserError(f"each claim needs 'id', 'check', 'description' and 'params': {entry!r}")
     if entry["check"] not in CHECKS:
-        raise UserError(
-            f"claim {entry['id']}: unknown check '{entry['check']}'. Valid: {', '.join(CHECKS)}"
-        )
+        raise UserError(f"claim {entry['id']}: unknown check '{entry['check']}'. Valid: {', '.join(CHECKS)}")
     params = build_params(CHECKS[entry["check"]][0], entry.get("params") or {}, entry["id"])
     return Claim(str(entry["id"]), entry["check"], str(entry["description"]), params)
 

@@ -43,15 +43,32 @@ def add_train(sub: Any) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--arch", required=True)
     p.add_argument("--method", required=True)
-    p.add_argument("--variant", default="", help="variant name recorded in the identity (default: the method)")
-    p.add_argument("--regime", default=None, choices=["bnn", "bwn", "fp"], help="default: bnn (fp for the fp method)")
-    p.add_argument("--ordering", default=None, help="freezing order for methods that have one (default forward)")
+    p.add_argument(
+        "--variant", default="", help="variant name recorded in the identity (default: the method)"
+    )
+    p.add_argument(
+        "--regime",
+        default=None,
+        choices=["bnn", "bwn", "fp"],
+        help="default: bnn (fp for the fp method)",
+    )
+    p.add_argument(
+        "--ordering",
+        default=None,
+        help="freezing order for methods that have one (default forward)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="shortcut for --set recipe.epochs=E")
     p.add_argument("--width", type=float, default=1.0, help="width multiplier of the architecture")
     p.add_argument("--recipe", default="custom", help="the recipe's name, recorded in the identity")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="a method hyperparameter (freeze_end=0.8) or recipe key (recipe.lr=0.05); repeatable")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a method hyperparameter (freeze_end=0.8) or recipe key (recipe.lr=0.05); repeatable",
+    )
     p.add_argument("--data-root", default=None, help="dataset root (default: $BNNBENCH_DATA)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:k]")
@@ -99,9 +116,19 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     elif ordering not in (None, "none"):
         raise UserError(f"method '{args.method}' has no ordering; drop --ordering {ordering}")
     return RunSpec(
-        dataset=args.dataset, arch=args.arch, method=args.method, regime=regime, seed=args.seed,
-        recipe=recipe, variant=args.variant, ordering=ordering or "none", width=args.width,
-        method_overrides=method_kv, data_root=args.data_root, threads=args.threads, device=args.device,
+        dataset=args.dataset,
+        arch=args.arch,
+        method=args.method,
+        regime=regime,
+        seed=args.seed,
+        recipe=recipe,
+        variant=args.variant,
+        ordering=ordering or "none",
+        width=args.width,
+        method_overrides=method_kv,
+        data_root=args.data_root,
+        threads=args.threads,
+        device=args.device,
     )
 
 
@@ -110,8 +137,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     spec = spec_from_args(args)
     result = train(spec, args.out, show_progress=not args.no_progress)
-    print(f"{result['status']}: test_acc={result['test_acc']:.2f} "
-          f"as_trained={result['test_acc_as_trained']:.2f} -> {args.out}")
+    print(
+        f"{result['status']}: test_acc={result['test_acc']:.2f} "
+        f"as_trained={result['test_acc_as_trained']:.2f} -> {args.out}"
+    )
     return 0
 
 
@@ -151,7 +180,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def add_table(sub: Any) -> None:
     p = sub.add_parser("table", help="aggregate run records into one of the paper's tables")
     p.add_argument("name", help="depth_scaling or ordering")
-    p.add_argument("--runs", nargs="*", default=[], type=Path, help="result.json files (missing ones are NOT RUN)")
+    p.add_argument(
+        "--runs",
+        nargs="*",
+        default=[],
+        type=Path,
+        help="result.json files (missing ones are NOT RUN)",
+    )
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--reported", type=Path, default=None, help="paper/reported/<paper>.csv")
     p.add_argument("--tables-dir", type=Path, default=None, help="also write Markdown and LaTeX here")
@@ -218,8 +253,20 @@ def add_bench(sub: Any) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from benchmark.bench import format_bench, run_bench
 
-    print(format_bench(run_bench(args.arch, args.width, args.batch_size, args.image_size, args.steps,
-                                 args.methods, args.threads, args.device)))
+    print(
+        format_bench(
+            run_bench(
+                args.arch,
+                args.width,
+                args.batch_size,
+                args.image_size,
+                args.steps,
+                args.methods,
+                args.threads,
+                args.device,
+            )
+        )
+    )
     return 0
 
 

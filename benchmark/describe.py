@@ -17,17 +17,29 @@ def describe_methods(pattern: str = "*") -> str:
     blocks = []
     for name in methods.method_names(pattern):
         cls = methods.get_method(name)
-        lines = [f"{name}: {cls.summary}", f"  source: {cls.source}",
-                 f"  regimes: {', '.join(cls.regimes)}; ordering: {'yes' if cls.has_ordering else 'no'}"]
+        lines = [
+            f"{name}: {cls.summary}",
+            f"  source: {cls.source}",
+            f"  regimes: {', '.join(cls.regimes)}; ordering: {'yes' if cls.has_ordering else 'no'}",
+        ]
         for hp in describe(cls.config_class):
             choices = f" (one of {', '.join(hp['choices'])})" if hp["choices"] else ""
-            lines.append(f"  {hp['name']} = {hp['default']!r} [{hp['type']}]{choices}: {hp['help']}; source: {hp['source']}")
+            lines.append(
+                f"  {hp['name']} = {hp['default']!r} [{hp['type']}]{choices}: {hp['help']}"
+                f"; source: {hp['source']}"
+            )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) if blocks else f"no method matches '{pattern}'"
 
 
-def summarize_model(arch: str, method: str, regime: str | None, dataset: str, width: float,
-                    data_root: str | None = None) -> str:
+def summarize_model(
+    arch: str,
+    method: str,
+    regime: str | None,
+    dataset: str,
+    width: float,
+    data_root: str | None = None,
+) -> str:
     """Per layer (execution order): type, what is binarized, parameters, MACs; totals at the end."""
     cls = methods.get_method(method)
     regime = regime or cls.regimes[0]
@@ -44,16 +56,27 @@ def summarize_model(arch: str, method: str, regime: str | None, dataset: str, wi
         w_bin = isinstance(module, QuantizedMixin) and module.binarizes_weight
         a_bin = isinstance(module, QuantizedMixin) and module.binarizes_input
         binary_macs += macs[name] if w_bin and a_bin else 0
-        rows.append((name, type(module).__name__, "binary" if w_bin else "float",
-                     "binary" if a_bin else "float", str(module.weight.numel()), str(macs[name])))
+        rows.append(
+            (
+                name,
+                type(module).__name__,
+                "binary" if w_bin else "float",
+                "binary" if a_bin else "float",
+                str(module.weight.numel()),
+                str(macs[name]),
+            )
+        )
     total = sum(macs.values())
-    return "\n".join([
-        f"{arch} (width {width}) on {dataset} with {method} ({regime})",
-        _format_rows(rows),
-        f"binary layers: {sum(isinstance(m, QuantizedMixin) for m in model.modules())}; "
-        f"parameters: {sum(p.numel() for p in model.parameters())}; "
-        f"MACs: {total}; share of binary (weight and input) MACs: {100.0 * binary_macs / max(total, 1):.1f}%",
-    ])
+    return "\n".join(
+        [
+            f"{arch} (width {width}) on {dataset} with {method} ({regime})",
+            _format_rows(rows),
+            f"binary layers: {sum(isinstance(m, QuantizedMixin) for m in model.modules())}; "
+            f"parameters: {sum(p.numel() for p in model.parameters())}; "
+            f"MACs: {total}; share of binary (weight and input) MACs: "
+            f"{100.0 * binary_macs / max(total, 1):.1f}%",
+        ]
+    )
 
 
 def layer_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
@@ -62,9 +85,11 @@ def layer_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
     handles = []
     for name, module in model.named_modules():
         if isinstance(module, tuple(BINARY_LAYER_TYPES)):
+
             def hook(m: nn.Module, _i: object, out: torch.Tensor, name: str = name) -> None:
                 per_output = m.weight[0].numel()
                 macs[name] = int(out[0].numel()) * per_output
+
             handles.append(module.register_forward_hook(hook))
     model.eval()
     with torch.no_grad():

@@ -173,9 +173,7 @@ def check_config(config: Config) -> None:
     recipe must exist, and a per-architecture width must cover every architecture.
     """
     if config["recipe"] not in config["recipes"]:
-        raise ConfigError(
-            f"recipe: '{config['recipe']}' is not in recipes (has {sorted(config['recipes'])})"
-        )
+        raise ConfigError(f"recipe: '{config['recipe']}' is not in recipes (has {sorted(config['recipes'])})")
     for variant in config["variants"]:
         if is_full_precision(config, variant) and has_ordering(config, variant):
             raise ConfigError(

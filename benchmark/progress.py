@@ -12,8 +12,14 @@ from tqdm import tqdm
 class Progress:
     """Reports training steps; ``update`` is cheap enough to call every step."""
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None,
-                 interval_s: float = 30.0, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        total: int,
+        label: str,
+        stream: TextIO | None = None,
+        interval_s: float = 30.0,
+        enabled: bool = True,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.label = label
         self.total = total
@@ -22,7 +28,9 @@ class Progress:
         self.step = 0
         self.start = self.last_log = time.monotonic()
         tty = enabled and self.stream.isatty()
-        self.bar = tqdm(total=total, desc=label, file=self.stream, leave=False, dynamic_ncols=True) if tty else None
+        self.bar = (
+            tqdm(total=total, desc=label, file=self.stream, leave=False, dynamic_ncols=True) if tty else None
+        )
 
     def update(self, n: int = 1, **info: Any) -> None:
         self.step += n
@@ -43,8 +51,11 @@ class Progress:
 
     def log(self, text: str) -> None:
         elapsed = time.monotonic() - self.start
-        print(f"[{self.label}] step {self.step}/{self.total} ({elapsed:.0f}s) {text}",
-              file=self.stream, flush=True)
+        print(
+            f"[{self.label}] step {self.step}/{self.total} ({elapsed:.0f}s) {text}",
+            file=self.stream,
+            flush=True,
+        )
 
     def close(self) -> None:
         if self.bar is not None:

@@ -37,8 +37,14 @@ class Recipe:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.optimizer in OPTIMIZERS, f"recipe.optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (self.schedule in LR_SCHEDULES, f"recipe.schedule must be one of {', '.join(LR_SCHEDULES)}"),
+            (
+                self.optimizer in OPTIMIZERS,
+                f"recipe.optimizer must be one of {', '.join(OPTIMIZERS)}",
+            ),
+            (
+                self.schedule in LR_SCHEDULES,
+                f"recipe.schedule must be one of {', '.join(LR_SCHEDULES)}",
+            ),
             (self.lr > 0, "recipe.lr must be > 0"),
             (self.epochs >= 1, "recipe.epochs must be >= 1"),
             (self.batch_size >= 1, "recipe.batch_size must be >= 1"),
@@ -56,7 +62,9 @@ class Recipe:
         unknown = sorted(set(values) - set(fields))
         if unknown:
             raise ConfigError(f"unknown recipe key(s) {', '.join(unknown)}; valid: {', '.join(fields)}")
-        hints = {f.name: {"str": str, "float": float, "int": int, "bool": bool}[f.type] for f in fields.values()}  # type: ignore[index]
+        hints = {
+            f.name: {"str": str, "float": float, "int": int, "bool": bool}[f.type] for f in fields.values()
+        }  # type: ignore[index]
         return cls(**{k: coerce(f"recipe.{k}", v, hints[k]) for k, v in values.items()})
 
     def build_optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:

@@ -109,9 +109,7 @@ def _md_cell(text: str) -> str:
     return text.replace("|", r"\|")
 
 
-def markdown(
-    frame: pd.DataFrame, title: str = "", notes: str = "", left: Iterable[str] | None = None
-) -> str:
+def markdown(frame: pd.DataFrame, title: str = "", notes: str = "", left: Iterable[str] | None = None) -> str:
     """A pipe table, with an optional title line and notes paragraph; the ``left`` columns
     (default: the identity columns) are left-aligned, the others right-aligned."""
     left = set(IDENTITY_HEADERS.values() if left is None else left)

@@ -51,9 +51,14 @@ class RunSpec:
 
     def identity(self) -> dict[str, Any]:
         return {
-            "recipe": self.recipe.name, "dataset": self.dataset, "arch": self.arch,
-            "regime": self.regime, "variant": self.variant, "method": self.method,
-            "ordering": self.ordering, "seed": self.seed,
+            "recipe": self.recipe.name,
+            "dataset": self.dataset,
+            "arch": self.arch,
+            "regime": self.regime,
+            "variant": self.variant,
+            "method": self.method,
+            "ordering": self.ordering,
+            "seed": self.seed,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,5 +72,13 @@ class RunSpec:
     def run_dir(self, root: Path) -> Path:
         """``<root>/<recipe>/<dataset>/<arch>/<regime>/<variant>/<ordering>/seed<k>``."""
         i = self.identity()
-        return Path(root, i["recipe"], i["dataset"], i["arch"], i["regime"], i["variant"],
-                    i["ordering"], f"seed{i['seed']}")
+        return Path(
+            root,
+            i["recipe"],
+            i["dataset"],
+            i["arch"],
+            i["regime"],
+            i["variant"],
+            i["ordering"],
+            f"seed{i['seed']}",
+        )

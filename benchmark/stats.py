@@ -105,9 +105,7 @@ def welch(
     return contrast((1.0, -1.0), (mean_a, mean_b), (std_a, std_b), (n_a, n_b), level)
 
 
-def summarize_groups(
-    df: pd.DataFrame, keys: list[str], value: str, level: float = LEVEL
-) -> pd.DataFrame:
+def summarize_groups(df: pd.DataFrame, keys: list[str], value: str, level: float = LEVEL) -> pd.DataFrame:
     """One row per group of ``keys``: n, mean, std, ci_low, ci_high of column ``value``."""
     rows = []
     for key, group in df.groupby(keys, sort=False, dropna=False):

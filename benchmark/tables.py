@@ -73,9 +73,7 @@ def sort_cells(table: pd.DataFrame) -> pd.DataFrame:
     return keyed.sort_values(order, kind="stable").drop(columns=order).reset_index(drop=True)
 
 
-def _difference_to(
-    cells: pd.DataFrame, reference: pd.DataFrame, on: list[str], prefix: str
-) -> pd.DataFrame:
+def _difference_to(cells: pd.DataFrame, reference: pd.DataFrame, on: list[str], prefix: str) -> pd.DataFrame:
     """Welch difference of each cell to its reference cell (matched on ``on``)."""
     ref = reference[[*on, "n", "mean", "std"]].rename(
         columns={"n": "ref_n", "mean": "ref_mean", "std": "ref_std"}
@@ -132,12 +130,8 @@ def ordering(runs: pd.DataFrame) -> pd.DataFrame:
     check_single_recipe(runs, "ordering")
     cells = cell_summary(runs[runs["ordering"] != "none"])
     forward = cells[cells["ordering"] == "forward"]
-    out = _difference_to(
-        cells, forward, ["dataset", "arch", "regime", "variant"], "diff_vs_forward"
-    )
-    out.loc[out["ordering"] == "forward", ["diff_vs_forward", "diff_ci_low", "diff_ci_high"]] = (
-        np.nan
-    )
+    out = _difference_to(cells, forward, ["dataset", "arch", "regime", "variant"], "diff_vs_forward")
+    out.loc[out["ordering"] == "forward", ["diff_vs_forward", "diff_ci_low", "diff_ci_high"]] = np.nan
     return sort_cells(out[ORDERING_COLUMNS])
 
 

@@ -44,7 +44,7 @@ def train(spec: RunSpec, out_dir: Path, show_progress: bool = True) -> dict[str,
     total_steps = spec.recipe.epochs * steps_per_epoch
     schedulers = [lr_scheduler(opt, spec, total_steps) for opt in optimizers]
     method.setup(total_steps, device)
-    config = spec.to_dict()
+    config = {**spec.to_dict(), "method_config": method.config.to_dict()}
     records.write_json(out_dir / "config.json", {**config, "config_hash": records.config_hash(config)})
 
     data_gen = torch.Generator().manual_seed(spec.seed)
@@ -54,7 +54,9 @@ def train(spec: RunSpec, out_dir: Path, show_progress: bool = True) -> dict[str,
     status, step, start = "ok", 0, time.monotonic()
     for epoch in range(1, spec.recipe.epochs + 1):
         epoch_start = time.monotonic()
-        stats = train_epoch(model, method, data, optimizers, schedulers, spec, data_gen, step, device, progress)
+        stats = train_epoch(
+            model, method, data, optimizers, schedulers, spec, data_gen, step, device, progress
+        )
         step += steps_per_epoch
         if not math.isfinite(stats["train_loss"]):
             status = "diverged"
@@ -63,15 +65,21 @@ def train(spec: RunSpec, out_dir: Path, show_progress: bool = True) -> dict[str,
         row["test_acc"] = evaluate(model, method, data, "binary", epoch, spec, device)
         row["test_acc_as_trained"] = (
             evaluate(model, method, data, "as_trained", epoch, spec, device)
-            if method.as_trained_differs else row["test_acc"]
+            if method.as_trained_differs
+            else row["test_acc"]
         )
         row.update(method.epoch_metrics())
         row["seconds"] = time.monotonic() - epoch_start
         history.append(row)
         layer_rows += [{"epoch": epoch, **r} for r in method.layer_metrics()]
         write_epoch_records(out_dir, history, layer_rows)
-        progress.epoch_done(epoch, spec.recipe.epochs, loss=stats["train_loss"], test_acc=row["test_acc"],
-                            as_trained=row["test_acc_as_trained"])
+        progress.epoch_done(
+            epoch,
+            spec.recipe.epochs,
+            loss=stats["train_loss"],
+            test_acc=row["test_acc"],
+            as_trained=row["test_acc_as_trained"],
+        )
     progress.close()
     result = make_result(spec, data, history, status, step, time.monotonic() - start, config, device)
     records.write_json(out_dir / "result.json", result)
@@ -84,9 +92,13 @@ def prepare_out_dir(out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UserError(f"cannot create the run directory {out_dir}: {err.strerror}; choose a writable --out") from None
+        raise UserError(
+            f"cannot create the run directory {out_dir}: {err.strerror}; choose a writable --out"
+        ) from None
     if not os.access(out_dir, os.W_OK):
-        raise UserError(f"the run directory {out_dir} is not writable; choose a writable --out or fix its permissions")
+        raise UserError(
+            f"the run directory {out_dir} is not writable; choose a writable --out or fix its permissions"
+        )
     (out_dir / "result.json").unlink(missing_ok=True)
     return out_dir
 
@@ -125,21 +137,37 @@ def build(spec: RunSpec, data: Dataset, method: Method, device: torch.device) ->
     return method.convert(model, example), method
 
 
-def lr_scheduler(opt: torch.optim.Optimizer, spec: RunSpec, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def lr_scheduler(
+    opt: torch.optim.Optimizer, spec: RunSpec, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: spec.recipe.lr_factor(s, total_steps))
 
 
 # -- one epoch ---------------------------------------------------------------------------
-def train_epoch(model: nn.Module, method: Method, data: Dataset, optimizers: list[torch.optim.Optimizer],
-                schedulers: list[Any], spec: RunSpec, data_gen: torch.Generator, step: int,
-                device: torch.device, progress: Progress) -> dict[str, float]:
+def train_epoch(
+    model: nn.Module,
+    method: Method,
+    data: Dataset,
+    optimizers: list[torch.optim.Optimizer],
+    schedulers: list[Any],
+    spec: RunSpec,
+    data_gen: torch.Generator,
+    step: int,
+    device: torch.device,
+    progress: Progress,
+) -> dict[str, float]:
     """One pass over the training set; returns mean loss and accuracy (NaN loss if it diverged)."""
     model.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
-    batches = data.batches("train", spec.recipe.batch_size, generator=data_gen,
-                           augment=spec.recipe.augment, drop_last=True)
+    batches = data.batches(
+        "train",
+        spec.recipe.batch_size,
+        generator=data_gen,
+        augment=spec.recipe.augment,
+        drop_last=True,
+    )
     for i, (x, y) in enumerate(batches):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         method.before_forward(step + i)
@@ -164,8 +192,15 @@ def train_epoch(model: nn.Module, method: Method, data: Dataset, optimizers: lis
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, method: Method, data: Dataset, mode: EvalMode, epoch: int,
-             spec: RunSpec, device: torch.device) -> float:
+def evaluate(
+    model: nn.Module,
+    method: Method,
+    data: Dataset,
+    mode: EvalMode,
+    epoch: int,
+    spec: RunSpec,
+    device: torch.device,
+) -> float:
     """Top-1 test accuracy in percent, with the network in ``mode``."""
     model.eval()
     correct, seen = 0, 0
@@ -183,7 +218,9 @@ def current_lr(optimizers: list[torch.optim.Optimizer]) -> float:
 
 
 # -- records -----------------------------------------------------------------------------
-def write_epoch_records(out_dir: Path, history: list[dict[str, Any]], layer_rows: list[dict[str, Any]]) -> None:
+def write_epoch_records(
+    out_dir: Path, history: list[dict[str, Any]], layer_rows: list[dict[str, Any]]
+) -> None:
     records.write_csv(out_dir / "metrics.csv", [order_metrics(row) for row in history])
     if layer_rows:
         records.write_csv(out_dir / "layers.csv", layer_rows)
@@ -196,8 +233,16 @@ def order_metrics(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in [*head, *rest, "seconds"]}
 
 
-def make_result(spec: RunSpec, data: Dataset, history: list[dict[str, Any]], status: str, steps: int,
-                wall: float, config: dict[str, Any], device: torch.device) -> dict[str, Any]:
+def make_result(
+    spec: RunSpec,
+    data: Dataset,
+    history: list[dict[str, Any]],
+    status: str,
+    steps: int,
+    wall: float,
+    config: dict[str, Any],
+    device: torch.device,
+) -> dict[str, Any]:
     chance = 100.0 / data.num_classes
     last = history[-1] if history and status == "ok" else {}
     train_seconds = sum(r["seconds"] for r in history) or wall

@@ -43,9 +43,7 @@ def execution_order(
     return order
 
 
-def binarizable_layers(
-    model: nn.Module, example: Tensor, keep_first_last: bool = True
-) -> list[str]:
+def binarizable_layers(model: nn.Module, example: Tensor, keep_first_last: bool = True) -> list[str]:
     """Conv2d/Linear layers in execution order, without the first and the last by default."""
     order = execution_order(model, example, tuple(BINARY_LAYER_TYPES))
     return order[1:-1] if keep_first_last else order
@@ -67,9 +65,7 @@ def swap_layers(model: nn.Module, names: list[str], factory: QuantizerFactory) -
         replace_module(model, name, binary_cls.from_float(module, weight_q, input_q))  # type: ignore[attr-defined]
 
 
-def replace_activations(
-    model: nn.Module, old: type[nn.Module], make: Callable[[], nn.Module]
-) -> int:
+def replace_activations(model: nn.Module, old: type[nn.Module], make: Callable[[], nn.Module]) -> int:
     """Replace every module of type ``old`` by ``make()``; returns how many were replaced."""
     names = [n for n, m in model.named_modules() if type(m) is old]
     for name in names:

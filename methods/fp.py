@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from methods.protocol import Method
 from methods.catalog import register_method
+from methods.protocol import Method
 
 
 @register_method

@@ -21,9 +21,7 @@ class QuantizedMixin:
     input_quantizer: nn.Module
     weight: nn.Parameter
 
-    def _init_quantizers(
-        self, weight_quantizer: nn.Module | None, input_quantizer: nn.Module | None
-    ) -> None:
+    def _init_quantizers(self, weight_quantizer: nn.Module | None, input_quantizer: nn.Module | None) -> None:
         self.weight_quantizer = weight_quantizer or nn.Identity()
         self.input_quantizer = input_quantizer or nn.Identity()
 

@@ -84,16 +84,12 @@ class Method:
         self.layers = [model.get_submodule(n) for n in names]  # type: ignore[misc]
         return model
 
-    def _make_quantizers(
-        self, name: str, module: nn.Module
-    ) -> tuple[nn.Module | None, nn.Module | None]:
+    def _make_quantizers(self, name: str, module: nn.Module) -> tuple[nn.Module | None, nn.Module | None]:
         input_q = self.input_quantizer(name, module) if self.regime == "bnn" else None
         return self.weight_quantizer(name, module), input_q
 
     # -- optimisation -------------------------------------------------------------------
-    def configure_optimizers(
-        self, model: nn.Module, build: OptimizerFactory
-    ) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self, model: nn.Module, build: OptimizerFactory) -> list[torch.optim.Optimizer]:
         """By default the recipe's optimizer over every parameter."""
         return [build(model.parameters())]
 

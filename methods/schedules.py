@@ -54,9 +54,7 @@ def slot_positions(n_layers: int, ordering: str, seed: int) -> list[int]:
     raise ValueError(f"unknown ordering '{ordering}'; valid: {', '.join(ORDERINGS)}")
 
 
-def layer_progress(
-    step: int, freeze_steps: float, position: int, n_layers: int, ordering: str
-) -> float:
+def layer_progress(step: int, freeze_steps: float, position: int, n_layers: int, ordering: str) -> float:
     """Progress :math:`u_l` of the layer in slot ``position`` at ``step``."""
     if freeze_steps <= 0:
         return 1.0

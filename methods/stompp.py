@@ -227,9 +227,7 @@ class Stompp(Method):
                     "order": i,
                     "name": name,
                     "target": self.fractions[i],
-                    "weight_frozen": wq.realised_fraction(layer.weight)
-                    if wq is not None
-                    else float("nan"),
+                    "weight_frozen": wq.realised_fraction(layer.weight) if wq is not None else float("nan"),
                     "act_frozen": aq.fraction if aq is not None else float("nan"),
                 }
             )

@@ -192,12 +192,8 @@ def test_s5_uses_the_deepest_resnet(claims: dict[str, cl.Claim]) -> None:
             cell("resnet50", "bnn", "stompp_ste", r50[2]),
         )
 
-    assert verdicts(claims["S5"], cl.Tables(depth_scaling=table((60, 70, 80)))) == {
-        "digits/resnet50": HOLDS
-    }
-    assert verdicts(claims["S5"], cl.Tables(depth_scaling=table((60, 80, 70)))) == {
-        "digits/resnet50": FAILS
-    }
+    assert verdicts(claims["S5"], cl.Tables(depth_scaling=table((60, 70, 80)))) == {"digits/resnet50": HOLDS}
+    assert verdicts(claims["S5"], cl.Tables(depth_scaling=table((60, 80, 70)))) == {"digits/resnet50": FAILS}
     # resnet18 has no stompp_ste cell, but resnet18 is not the deepest: irrelevant
     missing = table((60, 70, 80)).iloc[:4]
     assert verdicts(claims["S5"], cl.Tables(depth_scaling=missing)) == {"digits/resnet50": NOT_RUN}

@@ -107,6 +107,4 @@ def test_every_config_key_is_in_the_schema():
     schema = load(SCHEMA)
     assert schema["additionalProperties"] is False
     defs = schema["$defs"]
-    assert all(
-        defs[name]["additionalProperties"] is False for name in ("recipe", "variant", "grid")
-    )
+    assert all(defs[name]["additionalProperties"] is False for name in ("recipe", "variant", "grid"))

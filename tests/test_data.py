@@ -285,9 +285,7 @@ def test_start_batch_gives_the_rest_of_the_epoch(
     synthetic: Dataset, batch_size: int, drop_last: bool
 ) -> None:
     g = gen(11)
-    full = list(
-        synthetic.batches("train", batch_size, generator=g, augment=True, drop_last=drop_last)
-    )
+    full = list(synthetic.batches("train", batch_size, generator=g, augment=True, drop_last=drop_last))
     after_full = g.get_state()
     assert len(full) == synthetic.num_batches("train", batch_size, drop_last)
     for k in (0, 1, len(full) - 1, len(full)):

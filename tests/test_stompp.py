@@ -148,7 +148,9 @@ def test_with_frozen_grad_ste_weights_keep_training_after_freeze_end() -> None:
     train_steps(model, method, range(0, 10), 20)
     frozen = [layer.weight.detach().clone() for layer in method.layers]
     train_steps(model, method, range(10, 20), 20)
-    assert any(not torch.equal(b, layer.weight.detach()) for b, layer in zip(frozen, method.layers, strict=True))
+    assert any(
+        not torch.equal(b, layer.weight.detach()) for b, layer in zip(frozen, method.layers, strict=True)
+    )
 
 
 def test_fully_frozen_activation_cuts_gradient_to_earlier_layers() -> None:

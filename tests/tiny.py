@@ -8,7 +8,11 @@ def tiny_net(channels: int = 4, depth: int = 4, classes: int = 3) -> nn.Module:
     layers: list[nn.Module] = []
     cin = 3
     for _ in range(depth):
-        layers += [nn.Conv2d(cin, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()]
+        layers += [
+            nn.Conv2d(cin, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+        ]
         cin = channels
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes)]
     return nn.Sequential(*layers)

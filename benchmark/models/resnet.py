@@ -68,8 +68,14 @@ class Bottleneck(nn.Module):
 class CifarResNet(nn.Module):
     """3x3 stem, four stages (strides 1, 2, 2, 2), global average pool, linear classifier."""
 
-    def __init__(self, block: type[BasicBlock | Bottleneck], blocks: tuple[int, int, int, int],
-                 in_channels: int = 3, num_classes: int = 10, width: float = 1.0) -> None:
+    def __init__(
+        self,
+        block: type[BasicBlock | Bottleneck],
+        blocks: tuple[int, int, int, int],
+        in_channels: int = 3,
+        num_classes: int = 10,
+        width: float = 1.0,
+    ) -> None:
         super().__init__()
         widths = [max(1, round(w * width)) for w in (64, 128, 256, 512)]
         self.conv1 = _conv3x3(in_channels, widths[0])

@@ -1,0 +1,91 @@
+"""Contract tests over the whole method and architecture registries."""
+
+import json
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+import methods
+from benchmark.models import ARCHS, build_model
+from methods.layers import QuantizedMixin
+
+
+def regimes(name: str) -> list[str]:
+    return list(methods.get_method(name).regimes)
+
+
+CASES = [(m, r) for m in methods.method_names() for r in regimes(m)]
+
+
+@pytest.mark.parametrize(("name", "regime"), CASES)
+@pytest.mark.parametrize("arch", ARCHS.names())
+def test_builds_trains_a_step_and_routes_gradients(name: str, regime: str, arch: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(arch, in_channels=3, num_classes=5, width=0.0625)
+    x, y = torch.randn(4, 3, 16, 16), torch.randint(0, 5, (4,))
+    method = methods.build_method(name, {}, regime, seed=0)
+    model = method.convert(model, x[:2])
+    optimizers = method.configure_optimizers(model, lambda p: torch.optim.SGD(p, lr=0.01))
+    method.setup(total_steps=10, device=torch.device("cpu"))
+    method.before_forward(0)
+    loss = F.cross_entropy(model(x), y)
+    assert torch.isfinite(loss)
+    loss.backward()
+    method.after_backward(0)
+    for opt in optimizers:
+        opt.step()
+    method.after_step(0)
+    binary = [m for m in model.modules() if isinstance(m, QuantizedMixin)]
+    if regime == "fp":
+        assert binary == []
+    else:
+        assert len(binary) == len(method.layers) > 0
+        # at step 0 nothing is frozen, so every binary weight receives a gradient
+        assert all(layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0 for layer in binary)
+    assert model.fc.weight.grad is not None and model.fc.weight.grad.abs().sum() > 0
+    assert model.conv1.weight.grad is not None
+
+
+@pytest.mark.parametrize("name", methods.method_names())
+def test_config_round_trips_through_json(name: str) -> None:
+    cls = methods.get_method(name)
+    config = cls.config_class()
+    again = cls.config_class.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+
+
+@pytest.mark.parametrize("name", methods.method_names())
+def test_every_hyperparameter_cites_a_source(name: str) -> None:
+    from methods.config import describe
+
+    cls = methods.get_method(name)
+    assert cls.summary and cls.source
+    assert all(hp["help"] and hp["source"] for hp in describe(cls.config_class))
+
+
+def test_registry_refuses_duplicates_and_suggests_on_typos() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        methods.register_method(methods.get_method("ste"))
+    with pytest.raises(KeyError, match="Did you mean 'stompp'"):
+        methods.get_method("stomp")
+    assert methods.method_names("stompp*") == ["stompp", "stompp_ste"]
+
+
+def test_evaluated_network_is_fully_binary_for_every_method() -> None:
+    x = torch.randn(4, 3, 16, 16)
+    for name in methods.method_names():
+        for regime in regimes(name):
+            if regime == "fp":
+                continue
+            method = methods.build_method(name, {}, regime, seed=0)
+            method.convert(build_model("resnet18", 3, 5, 0.0625), x[:2])
+            method.setup(10, torch.device("cpu"))
+            method.before_forward(3)
+            with method.evaluating("binary", epoch=1):
+                for layer in method.layers:
+                    values = set(torch.unique(layer.quantized_weight()).tolist())
+                    assert values <= {-1.0, 1.0}, (name, regime)
+                    if layer.binarizes_input:
+                        acts = set(torch.unique(layer.input_quantizer(torch.randn(50))).tolist())
+                        assert acts <= {-1.0, 1.0}, (name, regime)
