@@ -17,9 +17,7 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-INSTALL = (
-    'python3 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e ".[dev]"'
-)
+INSTALL = 'python3 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e ".[dev]"'
 SMOKE_CONFIG = ROOT / "workflows" / "config" / "smoke.yaml"
 SMOKE_TARGETS = (
     "results/table_depth_scaling.csv",

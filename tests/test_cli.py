@@ -6,7 +6,9 @@ from benchmark.bench import run_bench
 from benchmark.cli import main
 
 
-def test_methods_lists_every_method_with_hyperparameters_and_sources(capsys: pytest.CaptureFixture[str]) -> None:
+def test_methods_lists_every_method_with_hyperparameters_and_sources(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["methods"]) == 0
     out = capsys.readouterr().out
     for name in ("fp:", "ste:", "stompp:", "stompp_ste:"):
@@ -15,7 +17,10 @@ def test_methods_lists_every_method_with_hyperparameters_and_sources(capsys: pyt
 
 
 def test_summary_shows_what_is_binary(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["summary", "--arch", "resnet18", "--method", "ste", "--regime", "bwn", "--width", "0.0625"]) == 0
+    assert (
+        main(["summary", "--arch", "resnet18", "--method", "ste", "--regime", "bwn", "--width", "0.0625"])
+        == 0
+    )
     out = capsys.readouterr().out
     lines = out.splitlines()
     conv1 = next(line for line in lines if line.startswith("conv1 "))
@@ -27,5 +32,7 @@ def test_summary_shows_what_is_binary(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_bench_times_every_method() -> None:
-    medians = run_bench("resnet18", width=0.0625, batch_size=4, image_size=16, steps=2, names=["ste", "stompp", "fp"])
+    medians = run_bench(
+        "resnet18", width=0.0625, batch_size=4, image_size=16, steps=2, names=["ste", "stompp", "fp"]
+    )
     assert set(medians) == {"ste", "stompp", "fp"} and all(t > 0 for t in medians.values())

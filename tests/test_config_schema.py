@@ -108,3 +108,10 @@ def test_every_config_key_is_in_the_schema():
     assert schema["additionalProperties"] is False
     defs = schema["$defs"]
     assert all(defs[name]["additionalProperties"] is False for name in ("recipe", "variant", "grid"))
+
+
+def test_readme_documents_every_top_level_key():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    missing = [key for key in load(SCHEMA)["properties"] if f"`{key}" not in section]
+    assert missing == []
