@@ -4,6 +4,12 @@ Each primitive states its forward function and its (pseudo-)gradient. Methods co
 into quantizers (``methods/quantizers.py``); no layer re-implements the arithmetic.
 
 Conventions: ``sign(0) = +1`` everywhere, so a binarized tensor is exactly in {-1, +1}.
+Masks are float tensors with entries in {0, 1} (1 = frozen); a boolean mask is accepted.
+
+Implementation note: on CPU, comparisons that produce boolean tensors and ``torch.where``
+are several times slower than plain float arithmetic, and these functions run on every
+activation of every binary layer, so they are written with float ops only
+(``sign``, ``clamp``, ``hardtanh_backward``).
 """
 
 from __future__ import annotations
@@ -16,9 +22,20 @@ def sign(x: Tensor) -> Tensor:
     r"""Hard sign with :math:`\operatorname{sign}(0) = +1`; no gradient flows through it.
 
     .. math:: \operatorname{sign}(x) = +1 \text{ if } x \ge 0 \text{ else } -1
+
+    Computed as ``sign(sign(x) + 1/2)``, which maps {-1, 0, +1} to {-1, +1, +1}.
     """
-    one = torch.ones((), dtype=x.dtype, device=x.device)
-    return torch.where(x >= 0, one, -one)
+    return torch.sign(x.detach()).add_(0.5).sign_()
+
+
+def clip_grad(grad: Tensor, x: Tensor) -> Tensor:
+    r"""``grad`` where :math:`|x| \le 1`, 0 elsewhere (boundaries included).
+
+    ``hardtanh_backward`` keeps the open interval (lo, hi); with lo, hi one ulp beyond
+    -1 and 1 it keeps exactly the closed interval [-1, 1] of ``x``'s dtype.
+    """
+    eps = torch.finfo(x.dtype).eps
+    return torch.ops.aten.hardtanh_backward(grad, x, -1.0 - eps, 1.0 + eps)
 
 
 class _SteSign(torch.autograd.Function):
@@ -30,7 +47,7 @@ class _SteSign(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
         (x,) = ctx.saved_tensors
-        return grad * (x.abs() <= 1).to(grad.dtype)
+        return clip_grad(grad, x)
 
 
 def ste_sign(x: Tensor) -> Tensor:
@@ -43,37 +60,6 @@ def ste_sign(x: Tensor) -> Tensor:
     return _SteSign.apply(x)
 
 
-class _MaskedSign(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: Tensor, mask: Tensor, frozen_grad: bool) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x, mask)
-        ctx.frozen_grad = frozen_grad
-        return torch.where(mask, sign(x), x.clamp(-1.0, 1.0))
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
-        x, mask = ctx.saved_tensors
-        passes = x.abs() <= 1
-        if not ctx.frozen_grad:
-            passes = passes & ~mask
-        return grad * passes.to(grad.dtype), None, None
-
-
-def masked_sign(x: Tensor, mask: Tensor, frozen_grad: bool = False) -> Tensor:
-    r"""StoMPP's masked binarizer (DESIGN 3.2).
-
-    forward :math:`\hat x = M \odot \operatorname{sign}(x) + (1 - M) \odot \operatorname{clip}(x, -1, 1)`
-
-    backward, ``frozen_grad=False`` (STE-free): :math:`(1 - M) \odot \mathbb{1}[|x| \le 1]`;
-    frozen entries pass no gradient.
-    backward, ``frozen_grad=True`` ("STE on frozen entries"): :math:`\mathbb{1}[|x| \le 1]`
-    everywhere, i.e. the frozen entries use the clipped straight-through estimator.
-
-    ``mask`` is a boolean tensor broadcastable to ``x`` (True = frozen, binary).
-    """
-    return _MaskedSign.apply(x, mask, frozen_grad)
-
-
 class _Clip(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
@@ -83,7 +69,7 @@ class _Clip(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
         (x,) = ctx.saved_tensors
-        return grad * (x.abs() <= 1).to(grad.dtype)
+        return clip_grad(grad, x)
 
 
 def clip(x: Tensor) -> Tensor:
@@ -93,3 +79,36 @@ def clip(x: Tensor) -> Tensor:
     keeps the unfrozen branch of :func:`masked_sign` and the plain clip identical.
     """
     return _Clip.apply(x)
+
+
+class _MaskedSign(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, mask: Tensor, frozen_grad: bool) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, mask)
+        ctx.frozen_grad = frozen_grad
+        clipped = x.clamp(-1.0, 1.0)
+        return clipped.add_(mask * (sign(x) - clipped))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        x, mask = ctx.saved_tensors
+        g = clip_grad(grad, x)
+        if not ctx.frozen_grad:
+            g = g - g * mask
+        return g, None, None
+
+
+def masked_sign(x: Tensor, mask: Tensor, frozen_grad: bool = False) -> Tensor:
+    r"""StoMPP's masked binarizer (DESIGN 3.2).
+
+    forward :math:`\hat x = M \odot \operatorname{sign}(x) + (1 - M) \odot
+    \operatorname{clip}(x, -1, 1)`
+
+    backward, ``frozen_grad=False`` (STE-free): :math:`(1 - M) \odot \mathbb{1}[|x| \le 1]`;
+    frozen entries pass no gradient.
+    backward, ``frozen_grad=True`` ("STE on frozen entries"): :math:`\mathbb{1}[|x| \le 1]`
+    everywhere, i.e. the frozen entries use the clipped straight-through estimator.
+
+    ``mask`` has entries in {0, 1} (1 = frozen), float or bool, broadcastable to ``x``.
+    """
+    return _MaskedSign.apply(x, mask.to(x.dtype), frozen_grad)

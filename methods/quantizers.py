@@ -71,13 +71,13 @@ class MaskedBinarizer(nn.Module):
         return masked_sign(x, self.mask(x), self.frozen_grad)
 
     def mask(self, x: Tensor) -> Tensor:
-        """The current boolean mask for ``x`` (True = frozen)."""
+        """The current mask for ``x``: a float tensor in {0, 1}, 1 = frozen."""
         if self.kind == "weight":
-            return self.priority < self.fraction
+            return _below(self.priority, self.fraction)
         if self.scheme == "magnitude":
-            return _top_fraction(x.detach().abs(), self.fraction)
+            return _top_fraction(x.detach().abs(), self.fraction).to(x.dtype)
         noise = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
-        return noise < self.fraction
+        return _below(noise, self.fraction)
 
     @torch.no_grad()
     def redraw(self, x: Tensor) -> None:
@@ -97,7 +97,13 @@ class MaskedBinarizer(nn.Module):
             return 1.0
         if self.fraction <= 0.0 or not self.drawn:
             return 0.0
-        return float((self.priority < self.fraction).float().mean())
+        return float(_below(self.priority, self.fraction).mean())
+
+
+def _below(u: Tensor, fraction: float) -> Tensor:
+    """1.0 where ``u < fraction``, else 0.0, in float arithmetic (fast on CPU; ``u`` is a
+    continuous draw, so ``u == fraction`` has probability 0 and maps to 0)."""
+    return torch.sub(fraction, u).sign_().clamp_(min=0.0)
 
 
 def _top_fraction(magnitude: Tensor, fraction: float) -> Tensor:

@@ -78,6 +78,7 @@ def test_activation_masks_are_fresh_bernoulli_draws() -> None:
     q.fraction = 0.3
     x = torch.randn(50, 400)
     m1, m2 = q.mask(x), q.mask(x)
+    assert set(torch.unique(m1).tolist()) == {0.0, 1.0}
     assert m1.float().mean().item() == pytest.approx(0.3, abs=0.01)
     assert not torch.equal(m1, m2)
 
@@ -88,11 +89,12 @@ def test_magnitude_scheme_freezes_largest_entries_first() -> None:
     q.redraw(w)
     q.fraction = 0.3
     assert q.mask(w).nonzero().flatten().tolist() == [1, 5, 7]
+    assert set(q.mask(w).tolist()) == {0.0, 1.0}
 
 
 def weight_mask(model: torch.nn.Module, method: methods.Method, layer: int) -> torch.Tensor:
     q = method.weight_masks[layer]
-    return q.mask(method.layers[layer].weight).clone()
+    return q.mask(method.layers[layer].weight).bool()
 
 
 def test_without_refresh_the_mask_only_grows() -> None:
