@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 import methods
 from benchmark.models import build_model
-from benchmark.train import resolve_device
+from benchmark.train import memory_format, resolve_device
 
 WARMUP_STEPS = 3
 
@@ -43,6 +43,7 @@ def make_contender(
     model = build_model(arch, example.shape[1], classes, width).to(device)
     method = methods.build_method(name, {}, cls.regimes[0], 0)
     model = method.convert(model, example[:2])
+    model = model.to(memory_format=memory_format(model))
     optimizers = method.configure_optimizers(
         model, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=5e-4)
     )
@@ -56,7 +57,7 @@ def train_step(c: Contender, step: int, x: torch.Tensor, y: torch.Tensor, device
         torch.cuda.synchronize(device)
     start = time.perf_counter()
     c.method.before_forward(step)
-    loss = F.cross_entropy(c.model(x), y)
+    loss = F.cross_entropy(c.model(x.contiguous(memory_format=memory_format(c.model))), y)
     for opt in c.optimizers:
         opt.zero_grad(set_to_none=True)
     loss.backward()

@@ -137,7 +137,34 @@ def make_method(spec: RunSpec) -> Method:
 def build(spec: RunSpec, data: Dataset, method: Method, device: torch.device) -> tuple[nn.Module, Method]:
     model = build_model(spec.arch, data.in_channels, data.num_classes, spec.width).to(device)
     example = torch.zeros(2, data.in_channels, data.image_size, data.image_size, device=device)
-    return method.convert(model, example), method
+    model = method.convert(model, example)
+    return model.to(memory_format=memory_format(model)), method
+
+
+def memory_format(model: nn.Module) -> torch.memory_format:
+    """Channels-last where safe: it lets oneDNN/cuDNN skip layout reorders (15-25% faster
+    steps on CPU here); the default layout otherwise (see :func:`channels_last_is_safe`)."""
+    return torch.channels_last if channels_last_is_safe(model) else torch.contiguous_format
+
+
+def channels_last_is_safe(model: nn.Module) -> bool:
+    """False when a strided convolution has fewer than 8 input channels per group.
+
+    With torch 2.14.1's oneDNN (v3.12) on AVX2 CPUs, the backward pass of a channels-last 1x1
+    stride-2 convolution with 2, 4 or 6 input channels corrupts the heap (glibc aborts with
+    "double free or corruption"); 8 and more are fine. Such tiny widths (``--width 0.0625``)
+    stay in the default layout.
+    """
+    return all(
+        m.in_channels // m.groups >= 8
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d) and max(m.stride) > 1
+    )
+
+
+def to_device(x: torch.Tensor, device: torch.device, model: nn.Module) -> torch.Tensor:
+    """An input batch on ``device`` in the model's memory layout."""
+    return x.to(device, non_blocking=True).contiguous(memory_format=memory_format(model))
 
 
 def lr_scheduler(
@@ -172,7 +199,7 @@ def train_epoch(
         drop_last=True,
     )
     for i, (x, y) in enumerate(batches):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        x, y = to_device(x, device, model), y.to(device, non_blocking=True)
         method.before_forward(step + i)
         logits = model(x)
         loss = F.cross_entropy(logits, y)
@@ -209,7 +236,7 @@ def evaluate(
     correct, seen = 0, 0
     with method.evaluating(mode, epoch):
         for x, y in data.batches("test", max(spec.recipe.batch_size, 256)):
-            logits = model(x.to(device))
+            logits = model(to_device(x, device, model))
             correct += int((logits.argmax(1) == y.to(device)).sum())
             seen += len(y)
     model.train()
