@@ -35,4 +35,5 @@ def test_bench_times_every_method() -> None:
     medians = run_bench(
         "resnet18", width=0.0625, batch_size=4, image_size=16, steps=2, names=["ste", "stompp", "fp"]
     )
-    assert set(medians) == {"ste", "stompp", "fp"} and all(t > 0 for t in medians.values())
+    assert set(medians) >= {"ste", "stompp", "fp", "stompp@first_quarter"}
+    assert all(t > 0 for t in medians.values())
