@@ -121,23 +121,23 @@ def test_bad_hyperparameters_name_the_key(tmp_path: Path, capsys: pytest.Capture
     assert "no ordering" in capsys.readouterr().err
 
 
+CIFAR = [
+    "train",
+    "--dataset",
+    "cifar10",
+    "--arch",
+    "resnet18",
+    "--method",
+    "ste",
+    "--width",
+    "0.0625",
+    "--no-progress",
+]
+
+
 def test_missing_cifar_stops_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--dataset",
-            "cifar10",
-            "--arch",
-            "resnet18",
-            "--method",
-            "ste",
-            "--data-root",
-            str(tmp_path / "nowhere"),
-            "--out",
-            str(out),
-        ]
-    )
+    code = main([*CIFAR, "--data-root", str(tmp_path / "nowhere"), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "nowhere" in err and "data_batch_1" in err and "cifar.html" in err
     assert not (out / "metrics.csv").exists() and not (out / "result.json").exists()
@@ -146,26 +146,6 @@ def test_missing_cifar_stops_before_training(tmp_path: Path, capsys: pytest.Capt
 def test_cifar10_trains_from_files_in_the_real_format(tmp_path: Path) -> None:
     write_cifar10(tmp_path / "data", per_batch=4, test_size=4)
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--dataset",
-            "cifar10",
-            "--arch",
-            "resnet18",
-            "--method",
-            "ste",
-            "--width",
-            "0.0625",
-            "--epochs",
-            "1",
-            "--set",
-            "recipe.batch_size=4",
-            "--data-root",
-            str(tmp_path / "data"),
-            "--no-progress",
-            "--out",
-            str(out),
-        ]
-    )
+    extra = ["--epochs", "1", "--set", "recipe.batch_size=4", "--data-root", str(tmp_path / "data")]
+    code = main([*CIFAR, *extra, "--out", str(out)])
     assert code == 0 and json.loads((out / "result.json").read_text())["status"] == "ok"
