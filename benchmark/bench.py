@@ -26,6 +26,7 @@ class Contender:
     model: torch.nn.Module
     method: methods.Method
     optimizers: list[torch.optim.Optimizer]
+    layout: torch.memory_format
     times: list[float]
 
 
@@ -43,12 +44,13 @@ def make_contender(
     model = build_model(arch, example.shape[1], classes, width).to(device)
     method = methods.build_method(name, {}, cls.regimes[0], 0)
     model = method.convert(model, example[:2])
-    model = model.to(memory_format=memory_format(model))
+    layout = memory_format(model)
+    model = model.to(memory_format=layout)
     optimizers = method.configure_optimizers(
         model, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=5e-4)
     )
     method.setup(total_steps, device)
-    return Contender(name, model, method, optimizers, [])
+    return Contender(name, model, method, optimizers, layout, [])
 
 
 def train_step(c: Contender, step: int, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> float:
@@ -57,7 +59,7 @@ def train_step(c: Contender, step: int, x: torch.Tensor, y: torch.Tensor, device
         torch.cuda.synchronize(device)
     start = time.perf_counter()
     c.method.before_forward(step)
-    loss = F.cross_entropy(c.model(x.contiguous(memory_format=memory_format(c.model))), y)
+    loss = F.cross_entropy(c.model(x.contiguous(memory_format=c.layout)), y)
     for opt in c.optimizers:
         opt.zero_grad(set_to_none=True)
     loss.backward()

@@ -39,6 +39,7 @@ def train(spec: RunSpec, out_dir: Path, show_progress: bool = True) -> dict[str,
     data = load_dataset(spec.dataset, spec.data_root)
     method = make_method(spec)
     model, method = build(spec, data, method, device)
+    layout = memory_format(model)
     optimizers = method.configure_optimizers(model, spec.recipe.build_optimizer)
     steps_per_epoch = data.num_batches("train", spec.recipe.batch_size, drop_last=True)
     total_steps = spec.recipe.epochs * steps_per_epoch
@@ -55,16 +56,16 @@ def train(spec: RunSpec, out_dir: Path, show_progress: bool = True) -> dict[str,
     for epoch in range(1, spec.recipe.epochs + 1):
         epoch_start = time.monotonic()
         stats = train_epoch(
-            model, method, data, optimizers, schedulers, spec, data_gen, step, device, progress
+            model, method, data, optimizers, schedulers, spec, data_gen, step, device, layout, progress
         )
         step += steps_per_epoch
         if not math.isfinite(stats["train_loss"]):
             status = "diverged"
             break
         row = {"epoch": epoch, "step": step, "lr": current_lr(optimizers), **stats}
-        row["test_acc"] = evaluate(model, method, data, "binary", epoch, spec, device)
+        row["test_acc"] = evaluate(model, method, data, "binary", epoch, spec, device, layout)
         row["test_acc_as_trained"] = (
-            evaluate(model, method, data, "as_trained", epoch, spec, device)
+            evaluate(model, method, data, "as_trained", epoch, spec, device, layout)
             if method.as_trained_differs
             else row["test_acc"]
         )
@@ -162,9 +163,9 @@ def channels_last_is_safe(model: nn.Module) -> bool:
     )
 
 
-def to_device(x: torch.Tensor, device: torch.device, model: nn.Module) -> torch.Tensor:
+def to_device(x: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:
     """An input batch on ``device`` in the model's memory layout."""
-    return x.to(device, non_blocking=True).contiguous(memory_format=memory_format(model))
+    return x.to(device, non_blocking=True).contiguous(memory_format=layout)
 
 
 def lr_scheduler(
@@ -184,6 +185,7 @@ def train_epoch(
     data_gen: torch.Generator,
     step: int,
     device: torch.device,
+    layout: torch.memory_format,
     progress: Progress,
 ) -> dict[str, float]:
     """One pass over the training set; returns mean loss and accuracy (NaN loss if it diverged)."""
@@ -199,7 +201,7 @@ def train_epoch(
         drop_last=True,
     )
     for i, (x, y) in enumerate(batches):
-        x, y = to_device(x, device, model), y.to(device, non_blocking=True)
+        x, y = to_device(x, device, layout), y.to(device, non_blocking=True)
         method.before_forward(step + i)
         logits = model(x)
         loss = F.cross_entropy(logits, y)
@@ -230,13 +232,14 @@ def evaluate(
     epoch: int,
     spec: RunSpec,
     device: torch.device,
+    layout: torch.memory_format,
 ) -> float:
     """Top-1 test accuracy in percent, with the network in ``mode``."""
     model.eval()
     correct, seen = 0, 0
     with method.evaluating(mode, epoch):
         for x, y in data.batches("test", max(spec.recipe.batch_size, 256)):
-            logits = model(to_device(x, device, model))
+            logits = model(to_device(x, device, layout))
             correct += int((logits.argmax(1) == y.to(device)).sum())
             seen += len(y)
     model.train()

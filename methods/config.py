@@ -73,15 +73,14 @@ def coerce(key: str, value: Any, annotation: Any) -> Any:
     try:
         if annotation is bool:
             return _to_bool(value)
-        if annotation is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError
-        if annotation in (int, float) and isinstance(value, bool):
-            raise ValueError
-        return (
-            annotation(float(value))
-            if annotation is int and isinstance(value, str) and "e" in value.lower()
-            else annotation(value)
-        )
+        if isinstance(value, bool):
+            raise ValueError(value)  # True is not a number here
+        if annotation is int:
+            number = float(value)  # accepts "100" and "1e3"
+            if not number.is_integer():
+                raise ValueError(value)
+            return int(number)
+        return annotation(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{key}={value!r} is not a valid {annotation.__name__}") from None
 

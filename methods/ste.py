@@ -46,7 +46,9 @@ class Ste(Method):
 
     def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
         model = super().convert(model, example)
-        self.after_step(-1)
+        if self.config.clip_latent:  # type: ignore[attr-defined]
+            with torch.no_grad():
+                clip_latent_(self.binary_weights())  # start inside [-1, 1] too
         return model
 
     @torch.no_grad()

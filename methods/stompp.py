@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -234,17 +235,20 @@ class Stompp(Method):
         return rows
 
     def epoch_metrics(self) -> dict[str, float]:
+        """Weight-frozen share over all binary weights (size-weighted), mean activation rate."""
         rows = self.layer_metrics()
         sizes = [layer.weight.numel() for layer in self.layers]
         weighted = [
-            r["weight_frozen"] * n
+            (r["weight_frozen"], n)
             for r, n in zip(rows, sizes, strict=True)
-            if r["weight_frozen"] == r["weight_frozen"]
+            if not math.isnan(r["weight_frozen"])
         ]
-        acts = [r["act_frozen"] for r in rows if r["act_frozen"] == r["act_frozen"]]
+        acts = [r["act_frozen"] for r in rows if not math.isnan(r["act_frozen"])]
         return {
-            "weight_frozen": sum(weighted) / sum(sizes) if weighted else float("nan"),
-            "act_frozen": sum(acts) / len(acts) if acts else float("nan"),
+            "weight_frozen": sum(f * n for f, n in weighted) / sum(n for _, n in weighted)
+            if weighted
+            else math.nan,
+            "act_frozen": sum(acts) / len(acts) if acts else math.nan,
         }
 
     # -- checkpoints --------------------------------------------------------------------
