@@ -18,7 +18,7 @@ from torch import nn
 from methods.config import ConfigError, coerce
 
 OPTIMIZERS = ("sgd", "adam")
-LR_SCHEDULES = ("cosine", "constant")
+LR_SCHEDULES = ("cosine", "constant", "step")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Recipe:
     epochs: int = 200
     batch_size: int = 128
     augment: bool = True
+    step_every: int = 0
+    step_factor: float = 0.1
 
     def __post_init__(self) -> None:
         checks = [
@@ -50,6 +52,12 @@ class Recipe:
             (self.batch_size >= 1, "recipe.batch_size must be >= 1"),
             (self.weight_decay >= 0, "recipe.weight_decay must be >= 0"),
             (0 <= self.momentum < 1, "recipe.momentum must be in [0, 1)"),
+            (self.step_every >= 0, "recipe.step_every must be >= 0 (epochs between decays)"),
+            (
+                self.schedule != "step" or self.step_every >= 1,
+                "recipe.schedule 'step' needs recipe.step_every >= 1 (epochs between decays)",
+            ),
+            (0 < self.step_factor <= 1, "recipe.step_factor must be in (0, 1]"),
         ]
         for ok, message in checks:
             if not ok:
@@ -74,7 +82,13 @@ class Recipe:
         return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
 
     def lr_factor(self, step: int, total_steps: int) -> float:
-        r"""Multiplier of the base lr at ``step``: cosine :math:`\tfrac12(1 + \cos(\pi t/T))` or 1."""
+        r"""Multiplier of the base lr at ``step``: cosine :math:`\tfrac12(1 + \cos(\pi t/T))`,
+        1 (constant), or step :math:`\text{step\_factor}^{\lfloor e / \text{step\_every} \rfloor}`
+        at epoch :math:`e = \lfloor t \cdot \text{epochs} / T \rfloor` (Bop's CIFAR recipe: x0.1
+        every 100 epochs)."""
         if self.schedule == "constant":
             return 1.0
+        if self.schedule == "step":
+            epoch = min(step, total_steps) * self.epochs // total_steps
+            return self.step_factor ** (epoch // self.step_every)
         return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))

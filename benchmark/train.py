@@ -55,6 +55,7 @@ def train(spec: RunSpec, out_dir: Path, show_progress: bool = True) -> dict[str,
     status, step, start = "ok", 0, time.monotonic()
     for epoch in range(1, spec.recipe.epochs + 1):
         epoch_start = time.monotonic()
+        method.start_epoch(epoch)
         stats = train_epoch(
             model, method, data, optimizers, schedulers, spec, data_gen, step, device, layout, progress
         )

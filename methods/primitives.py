@@ -112,3 +112,26 @@ def masked_sign(x: Tensor, mask: Tensor, frozen_grad: bool = False) -> Tensor:
     ``mask`` has entries in {0, 1} (1 = frozen), float or bool, broadcastable to ``x``.
     """
     return _MaskedSign.apply(x, mask.to(x.dtype), frozen_grad)
+
+
+class _ApproxSign(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        return sign(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        # 2 - 2|x| clamped at 0: the derivative of Bi-Real's piecewise-quadratic sign
+        return grad * x.abs().mul_(-2.0).add_(2.0).clamp_(min=0.0)
+
+
+def approx_sign(x: Tensor) -> Tensor:
+    r"""Sign with Bi-Real Net's ApproxSign gradient (Liu et al., ECCV 2018, Eq. 5; used for
+    activations by OvSW's reference code).
+
+    forward :math:`\operatorname{sign}(x)`; backward
+    :math:`\partial y / \partial x = \max(0, 2 - 2|x|)`.
+    """
+    return _ApproxSign.apply(x)

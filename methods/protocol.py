@@ -5,18 +5,24 @@ The loop calls, in this order::
     model = method.convert(model, example)             # swap binarizable layers
     optimizers = method.configure_optimizers(model, build)
     method.setup(total_steps, device)
-    for each step:
+    for each epoch:
+      method.start_epoch(epoch)
+      for each step:
         method.before_forward(step)                    # schedules, masks
         loss.backward()
         method.after_backward(step)                    # gradient rewriting
         optimizer.step()
-        method.after_step(step)                        # clipping, pruning
+        method.after_step(step)                        # clipping, pruning, flip counts
     with method.evaluating("binary", epoch): ...      # the fully binary network
     with method.evaluating("as_trained", epoch): ...  # current masks, seeded draws
     method.epoch_metrics(), method.layer_metrics()
     method.state_dict() / load_state_dict()            # checkpoints
 
 A method never imports ``benchmark``; models know nothing about binarization.
+
+The base class counts sign flips of :meth:`Method.binary_weights` (``methods.flips``) for
+every method: a subclass that overrides ``setup``, ``start_epoch``, ``after_step``, the
+metrics or the state calls ``super()`` and merges what it returns.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from methods.config import MethodConfig
+from methods.flips import FlipTracker
 from methods.convert import binarizable_layers, replace_activations, swap_layers
 from methods.layers import QuantizedMixin
 
@@ -61,6 +68,7 @@ class Method:
         self.seed = seed
         self.layer_names: list[str] = []
         self.layers: list[QuantizedMixin] = []
+        self.flips = FlipTracker([])
 
     # -- conversion ---------------------------------------------------------------------
     def weight_quantizer(self, name: str, module: nn.Module) -> nn.Module | None:
@@ -95,6 +103,11 @@ class Method:
 
     def setup(self, total_steps: int, device: torch.device) -> None:
         """Called once before training with the run's total number of optimizer steps."""
+        self.flips = FlipTracker(self.binary_weights())
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called before the first step of each epoch (1-based)."""
+        self.flips.new_epoch()
 
     def before_forward(self, step: int) -> None:
         """Called before each training forward pass (0-based global step)."""
@@ -103,7 +116,8 @@ class Method:
         """Called after ``backward`` and before the optimizer step."""
 
     def after_step(self, step: int) -> None:
-        """Called after the optimizer step."""
+        """Called after the optimizer step; counts sign flips (subclasses call super last)."""
+        self.flips.update()
 
     # -- evaluation and metrics ---------------------------------------------------------
     @property
@@ -117,20 +131,32 @@ class Method:
         yield
 
     def epoch_metrics(self) -> dict[str, float]:
-        """Method metrics for this epoch's row of ``metrics.csv``."""
-        return {}
+        """Method metrics for this epoch's row of ``metrics.csv``: by default the share of
+        binary weights that never flipped and the flip ratio (``methods.flips``)."""
+        return self.flips.summary()
 
     def layer_metrics(self) -> list[dict[str, Any]]:
-        """One dict per binary layer for ``layers.csv`` (order, name, ...)."""
-        return []
+        """One dict per binary layer for ``layers.csv`` (order, name, flip statistics, ...).
+
+        By default one row per tensor of :meth:`binary_weights`, which is one per binary layer
+        unless a subclass says otherwise."""
+        tracked = [
+            (i, n) for i, (n, layer) in enumerate(zip(self.layer_names, self.layers, strict=True))
+            if layer.binarizes_weight
+        ]
+        rows = self.flips.layer_rows()
+        if len(rows) != len(tracked):
+            return []
+        return [{"order": i, "name": n, **r} for (i, n), r in zip(tracked, rows, strict=True)]
 
     # -- checkpoints --------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Method state that is not already in the model's or optimizers' state dicts."""
-        return {}
+        return {"flips": self.flips.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
+        self.flips.load_state_dict(state["flips"])
 
     # -- helpers ------------------------------------------------------------------------
     def binary_weights(self) -> list[Tensor]:

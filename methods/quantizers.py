@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from methods.primitives import clip, masked_sign, sign, ste_sign
+from methods.primitives import approx_sign, clip, masked_sign, sign, ste_sign
 
 
 class SteSign(nn.Module):
@@ -20,6 +20,14 @@ class SteSign(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return ste_sign(x)
+
+
+class ApproxSign(nn.Module):
+    r"""Sign with Bi-Real's ApproxSign gradient :math:`\max(0, 2 - 2|x|)` (activations in
+    OvSW's reference code)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return approx_sign(x)
 
 
 class MaskedBinarizer(nn.Module):
