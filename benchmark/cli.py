@@ -4,6 +4,8 @@ figures and the regression report, and benchmark step times."""
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,8 +15,14 @@ from benchmark.errors import UserError
 from methods.config import ConfigError
 from methods.registry import UnknownNameError
 
+# No network at run time (DESIGN 9): Hugging Face libraries read only local files and caches
+# unless the user explicitly set these variables.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -74,6 +82,23 @@ def add_train(sub: Any) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:k]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
     p.add_argument("--out", required=True, type=Path, help="the run directory to write")
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=300.0,
+        help="write <out>/checkpoint.pt every S seconds of training (0: off; default 300)",
+    )
+    p.add_argument(
+        "--checkpoint-steps",
+        type=int,
+        default=0,
+        help="and/or every N optimizer steps (0: off, the default)",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete <out>/checkpoint.pt and start over instead of resuming from it",
+    )
     p.set_defaults(func=cmd_train)
 
 
@@ -133,10 +158,18 @@ def spec_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from benchmark.checkpoint import EXIT_PREEMPTED, Policy, Preempted
     from benchmark.train import train
 
     spec = spec_from_args(args)
-    result = train(spec, args.out, show_progress=not args.no_progress)
+    policy = Policy(seconds=args.checkpoint_seconds, steps=args.checkpoint_steps)
+    try:
+        result = train(
+            spec, args.out, show_progress=not args.no_progress, policy=policy, restart=args.restart
+        )
+    except Preempted as stop:
+        print(f"{signal.Signals(stop.signum).name}: {stop} ({stop.path})", file=sys.stderr, flush=True)
+        return EXIT_PREEMPTED
     print(
         f"{result['status']}: test_acc={result['test_acc']:.2f} "
         f"as_trained={result['test_acc_as_trained']:.2f} -> {args.out}"
@@ -179,7 +212,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 # -- tables, figures, report -------------------------------------------------------------
 def add_table(sub: Any) -> None:
     p = sub.add_parser("table", help="aggregate run records into one of the paper's tables")
-    p.add_argument("name", help="depth_scaling or ordering")
+    p.add_argument("name", help="depth_scaling, ordering, peers, ovsw, bop or pabt")
     p.add_argument(
         "--runs",
         nargs="*",
@@ -188,7 +221,13 @@ def add_table(sub: Any) -> None:
         help="result.json files (missing ones are NOT RUN)",
     )
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--reported", type=Path, default=None, help="paper/reported/<paper>.csv")
+    p.add_argument(
+        "--reported",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="paper/reported/<paper>.csv file(s): the papers' numbers shown beside the cells",
+    )
     p.add_argument("--tables-dir", type=Path, default=None, help="also write Markdown and LaTeX here")
     p.set_defaults(func=cmd_table)
 
@@ -203,7 +242,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 def add_figure(sub: Any) -> None:
     p = sub.add_parser("figure", help="draw a paper figure from run records")
-    p.add_argument("name", help="trajectories")
+    p.add_argument("name", help="trajectories or silent_weights")
     p.add_argument("--runs", nargs="*", default=[], type=Path)
     p.add_argument("--out", required=True, type=Path, help="output stem (writes .pdf and .png)")
     p.add_argument("--figures-dir", type=Path, default=None)
@@ -221,7 +260,13 @@ def cmd_figure(args: argparse.Namespace) -> int:
 def add_check(sub: Any) -> None:
     p = sub.add_parser("check", help="regression report: reported numbers and claims vs the tables")
     p.add_argument("--results-dir", type=Path, default=Path("results"))
-    p.add_argument("--reported", type=Path, default=Path("paper/reported/stompp.csv"))
+    p.add_argument(
+        "--reported",
+        nargs="+",
+        type=Path,
+        default=[Path(f"paper/reported/{paper}.csv") for paper in ("stompp", "ovsw", "bop", "pabt")],
+        help="paper/reported/<paper>.csv file(s) (default: the four papers')",
+    )
     p.add_argument("--claims", type=Path, default=Path("paper/claims.yaml"))
     p.add_argument("--out", type=Path, default=Path("results/regression_report"))
     p.set_defaults(func=cmd_check)

@@ -42,6 +42,10 @@ class Progress:
             self.last_log = now
             self.log(self._fmt(info))
 
+    def advance_to(self, step: int) -> None:
+        """Start counting at ``step`` (a resumed run)."""
+        self.update(step - self.step)
+
     def epoch_done(self, epoch: int, epochs: int, **info: Any) -> None:
         text = f"epoch {epoch}/{epochs} " + self._fmt(info)
         if self.bar is not None:

@@ -6,10 +6,12 @@ The loop calls only the method protocol's hooks (``methods.protocol``); it names
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import methods
-from benchmark import records
+from benchmark import checkpoint, records
 from benchmark.data import Dataset, load_dataset
 from benchmark.errors import UserError
 from benchmark.models import build_model
@@ -31,61 +33,202 @@ from methods.protocol import EvalMode, Method
 DIVERGENCE_CHECK_EVERY = 20
 
 
-def train(spec: RunSpec, out_dir: Path, show_progress: bool = True) -> dict[str, Any]:
-    """Run ``spec`` and write its records into ``out_dir``; returns the ``result.json`` dict."""
+@dataclasses.dataclass
+class RunState:
+    """Where a run is: the position in the data order, the running sums of the current epoch
+    and the records so far. Together with the model, optimizers, schedulers, method and RNG
+    states it is the checkpoint (``benchmark.checkpoint``)."""
+
+    epoch: int = 1  # the epoch in progress (1-based)
+    batch: int = 0  # the next batch of that epoch
+    step: int = 0  # optimizer steps done
+    loss_sum: torch.Tensor = dataclasses.field(default_factory=lambda: torch.zeros(()))
+    correct: torch.Tensor = dataclasses.field(default_factory=lambda: torch.zeros((), dtype=torch.long))
+    seen: int = 0
+    epoch_gen_state: torch.Tensor | None = None  # the data generator at the start of the epoch
+    epoch_seconds: float = 0.0  # time spent on this epoch before the last resume
+    wall_seconds: float = 0.0  # time spent on the run before the last resume
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    layer_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def start(cls, device: torch.device) -> RunState:
+        """The state before the first step."""
+        return cls(
+            loss_sum=torch.zeros((), device=device), correct=torch.zeros((), device=device, dtype=torch.long)
+        )
+
+    def next_epoch(self) -> None:
+        self.epoch, self.batch, self.seen, self.epoch_seconds = self.epoch + 1, 0, 0, 0.0
+        self.loss_sum = torch.zeros_like(self.loss_sum)
+        self.correct = torch.zeros_like(self.correct)
+        self.epoch_gen_state = None
+
+
+@dataclasses.dataclass
+class Session:
+    """Everything a run trains with; built identically by a fresh start and a resume."""
+
+    spec: RunSpec
+    data: Dataset
+    model: nn.Module
+    method: Method
+    optimizers: list[torch.optim.Optimizer]
+    schedulers: list[Any]
+    device: torch.device
+    layout: torch.memory_format
+    data_gen: torch.Generator
+    progress: Progress
+    steps_per_epoch: int
+    run_start: float = 0.0  # monotonic clock at this process's start of training
+    epoch_start: float = 0.0  # monotonic clock at the epoch's start, minus time spent before a resume
+
+
+def train(
+    spec: RunSpec,
+    out_dir: Path,
+    show_progress: bool = True,
+    policy: checkpoint.Policy | None = None,
+    restart: bool = False,
+) -> dict[str, Any]:
+    """Run ``spec`` and write its records into ``out_dir``; returns the ``result.json`` dict.
+
+    Resumes from ``out_dir/checkpoint.pt`` when one is there (unless ``restart``); writes
+    checkpoints by ``policy`` and on SIGTERM/SIGUSR1, after which it raises
+    :class:`benchmark.checkpoint.Preempted`.
+    """
+    policy = policy or checkpoint.Policy()
     out_dir = prepare_out_dir(Path(out_dir))
+    ckpt_path = out_dir / checkpoint.CHECKPOINT_NAME
+    if restart:
+        ckpt_path.unlink(missing_ok=True)
     device = resolve_device(spec.device)
     configure_torch(spec, device)
     data = load_dataset(spec.dataset, spec.data_root)
     method = make_method(spec)
     model, method = build(spec, data, method, device)
-    layout = memory_format(model)
     optimizers = method.configure_optimizers(model, spec.recipe.build_optimizer)
     steps_per_epoch = data.num_batches("train", spec.recipe.batch_size, drop_last=True)
     total_steps = spec.recipe.epochs * steps_per_epoch
     schedulers = [lr_scheduler(opt, spec, total_steps) for opt in optimizers]
     method.setup(total_steps, device)
     config = {**spec.to_dict(), "method_config": method.config.to_dict()}
-    records.write_json(out_dir / "config.json", {**config, "config_hash": records.config_hash(config)})
+    config_hash = records.config_hash(config)
+    records.write_json(out_dir / "config.json", {**config, "config_hash": config_hash})
 
-    data_gen = torch.Generator().manual_seed(spec.seed)
-    progress = Progress(total_steps, run_label(spec), enabled=show_progress)
-    history: list[dict[str, Any]] = []
-    layer_rows: list[dict[str, Any]] = []
-    status, step, start = "ok", 0, time.monotonic()
-    for epoch in range(1, spec.recipe.epochs + 1):
-        epoch_start = time.monotonic()
-        method.start_epoch(epoch)
-        stats = train_epoch(
-            model, method, data, optimizers, schedulers, spec, data_gen, step, device, layout, progress
-        )
-        step += steps_per_epoch
-        if not math.isfinite(stats["train_loss"]):
-            status = "diverged"
-            break
-        row = {"epoch": epoch, "step": step, "lr": current_lr(optimizers), **stats}
-        row["test_acc"] = evaluate(model, method, data, "binary", epoch, spec, device, layout)
-        row["test_acc_as_trained"] = (
-            evaluate(model, method, data, "as_trained", epoch, spec, device, layout)
-            if method.as_trained_differs
-            else row["test_acc"]
-        )
-        row.update(method.epoch_metrics())
-        row["seconds"] = time.monotonic() - epoch_start
-        history.append(row)
-        layer_rows += [{"epoch": epoch, **r} for r in method.layer_metrics()]
-        write_epoch_records(out_dir, history, layer_rows)
-        progress.epoch_done(
-            epoch,
-            spec.recipe.epochs,
-            loss=stats["train_loss"],
-            test_acc=row["test_acc"],
-            as_trained=row["test_acc_as_trained"],
-        )
-    progress.close()
-    result = make_result(spec, data, history, status, step, time.monotonic() - start, config, device)
+    s = Session(
+        spec,
+        data,
+        model,
+        method,
+        optimizers,
+        schedulers,
+        device,
+        memory_format(model),
+        torch.Generator().manual_seed(spec.seed),
+        Progress(total_steps, run_label(spec), enabled=show_progress),
+        steps_per_epoch,
+    )
+    run = RunState.start(device)
+    if ckpt_path.exists():
+        run = restore(s, checkpoint.load(ckpt_path, config_hash))
+        s.progress.advance_to(run.step)
+        s.progress.log(f"resumed from {ckpt_path} at step {run.step}")
+    saver = Saver(ckpt_path, policy, lambda: snapshot(s, run, config_hash))
+
+    status, s.run_start = "ok", time.monotonic()
+    with checkpoint.StopSignals() as stop:
+        saver.stop = stop
+        while run.epoch <= spec.recipe.epochs:
+            s.epoch_start = time.monotonic() - run.epoch_seconds
+            if run.epoch_gen_state is None:  # a new epoch (not one resumed at its first batch)
+                run.epoch_gen_state = s.data_gen.get_state()
+                method.start_epoch(run.epoch)
+            stats = train_epoch(s, run, saver)
+            if not math.isfinite(stats["train_loss"]):
+                status = "diverged"
+                break
+            finish_epoch(s, run, stats, time.monotonic() - s.epoch_start, out_dir)
+            run.next_epoch()
+    s.progress.close()
+    wall = run.wall_seconds + time.monotonic() - s.run_start
+    result = make_result(spec, data, run.history, status, run.step, wall, config, device)
     records.write_json(out_dir / "result.json", result)
+    ckpt_path.unlink(missing_ok=True)
     return result
+
+
+def finish_epoch(s: Session, run: RunState, stats: dict[str, float], seconds: float, out_dir: Path) -> None:
+    """Evaluate, collect the epoch's metrics and write the records."""
+    row = {"epoch": run.epoch, "step": run.step, "lr": current_lr(s.optimizers), **stats}
+    row["test_acc"] = evaluate(s, "binary", run.epoch)
+    row["test_acc_as_trained"] = (
+        evaluate(s, "as_trained", run.epoch) if s.method.as_trained_differs else row["test_acc"]
+    )
+    row.update(s.method.epoch_metrics())
+    row["seconds"] = seconds
+    run.history.append(row)
+    run.layer_rows += [{"epoch": run.epoch, **r} for r in s.method.layer_metrics()]
+    write_epoch_records(out_dir, run.history, run.layer_rows)
+    s.progress.epoch_done(
+        run.epoch,
+        s.spec.recipe.epochs,
+        loss=stats["train_loss"],
+        test_acc=row["test_acc"],
+        as_trained=row["test_acc_as_trained"],
+    )
+
+
+# -- checkpoints -------------------------------------------------------------------------
+class Saver:
+    """Writes a checkpoint when the policy says so, and on a stop signal (then raises)."""
+
+    def __init__(self, path: Path, policy: checkpoint.Policy, payload: Callable[[], dict[str, Any]]) -> None:
+        self.path, self.policy, self.payload = path, policy, payload
+        self.clock = checkpoint.Clock()
+        self.stop: checkpoint.StopSignals | None = None
+
+    def at_step_boundary(self, step: int, stepped: bool) -> None:
+        """Called before each step (``stepped=False``) and after it (``stepped=True``)."""
+        if stepped:
+            self.clock.steps += 1
+        if self.stop is not None and self.stop.signum is not None:
+            checkpoint.save(self.path, self.payload())
+            raise checkpoint.Preempted(step, self.path, self.stop.signum)
+        if stepped and self.policy.due(self.clock.steps, self.clock.seconds()):
+            checkpoint.save(self.path, self.payload())
+            self.clock.reset()
+
+
+def snapshot(s: Session, run: RunState, config_hash: str) -> dict[str, Any]:
+    return {
+        "config_hash": config_hash,
+        "identity": s.spec.identity(),
+        "model": s.model.state_dict(),
+        "optimizers": [opt.state_dict() for opt in s.optimizers],
+        "schedulers": [sched.state_dict() for sched in s.schedulers],
+        "method": s.method.state_dict(),
+        "rng": checkpoint.rng_states(s.device),
+        "run": {
+            **{f.name: getattr(run, f.name) for f in dataclasses.fields(run)},
+            "epoch_seconds": time.monotonic() - s.epoch_start,
+            "wall_seconds": run.wall_seconds + time.monotonic() - s.run_start,
+        },
+    }
+
+
+def restore(s: Session, payload: dict[str, Any]) -> RunState:
+    """Load a checkpoint into a freshly built session; returns the run's position."""
+    s.model.load_state_dict(payload["model"])
+    for opt, state in zip(s.optimizers, payload["optimizers"], strict=True):
+        opt.load_state_dict(state)
+    for sched, state in zip(s.schedulers, payload["schedulers"], strict=True):
+        sched.load_state_dict(state)
+    s.method.load_state_dict(payload["method"])
+    checkpoint.set_rng_states(payload["rng"])
+    run = RunState(**payload["run"])
+    run.loss_sum, run.correct = run.loss_sum.to(s.device), run.correct.to(s.device)
+    return run
 
 
 # -- setup -------------------------------------------------------------------------------
@@ -176,74 +319,57 @@ def lr_scheduler(
 
 
 # -- one epoch ---------------------------------------------------------------------------
-def train_epoch(
-    model: nn.Module,
-    method: Method,
-    data: Dataset,
-    optimizers: list[torch.optim.Optimizer],
-    schedulers: list[Any],
-    spec: RunSpec,
-    data_gen: torch.Generator,
-    step: int,
-    device: torch.device,
-    layout: torch.memory_format,
-    progress: Progress,
-) -> dict[str, float]:
-    """One pass over the training set; returns mean loss and accuracy (NaN loss if it diverged)."""
-    model.train()
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    seen = 0
-    batches = data.batches(
+def train_epoch(s: Session, run: RunState, saver: Saver) -> dict[str, float]:
+    """The rest of epoch ``run.epoch`` from batch ``run.batch``; returns mean loss and accuracy
+    over the whole epoch (NaN loss if it diverged)."""
+    s.model.train()
+    s.data_gen.set_state(run.epoch_gen_state)  # the epoch's order and augmentation, redrawn
+    batches = s.data.batches(
         "train",
-        spec.recipe.batch_size,
-        generator=data_gen,
-        augment=spec.recipe.augment,
+        s.spec.recipe.batch_size,
+        generator=s.data_gen,
+        augment=s.spec.recipe.augment,
         drop_last=True,
+        start_batch=run.batch,
     )
-    for i, (x, y) in enumerate(batches):
-        x, y = to_device(x, device, layout), y.to(device, non_blocking=True)
-        method.before_forward(step + i)
-        logits = model(x)
+    for x, y in batches:
+        saver.at_step_boundary(run.step, stepped=False)
+        x, y = to_device(x, s.device, s.layout), y.to(s.device, non_blocking=True)
+        s.method.before_forward(run.step)
+        logits = s.model(x)
         loss = F.cross_entropy(logits, y)
-        for opt in optimizers:
+        for opt in s.optimizers:
             opt.zero_grad(set_to_none=True)
         loss.backward()
-        method.after_backward(step + i)
-        for opt in optimizers:
+        s.method.after_backward(run.step)
+        for opt in s.optimizers:
             opt.step()
-        method.after_step(step + i)
-        for sched in schedulers:
+        s.method.after_step(run.step)
+        for sched in s.schedulers:
             sched.step()
-        loss_sum += loss.detach() * len(y)
-        correct += (logits.detach().argmax(1) == y).sum()
-        seen += len(y)
-        progress.update()
-        if (i + 1) % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+        run.loss_sum += loss.detach() * len(y)
+        run.correct += (logits.detach().argmax(1) == y).sum()
+        run.seen += len(y)
+        run.batch += 1
+        run.step += 1
+        s.progress.update()
+        if run.batch % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(run.loss_sum):
             return {"train_loss": math.nan, "train_acc": math.nan}
-    return {"train_loss": float(loss_sum) / seen, "train_acc": 100.0 * float(correct) / seen}
+        saver.at_step_boundary(run.step, stepped=True)
+    return {"train_loss": float(run.loss_sum) / run.seen, "train_acc": 100.0 * float(run.correct) / run.seen}
 
 
 @torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    method: Method,
-    data: Dataset,
-    mode: EvalMode,
-    epoch: int,
-    spec: RunSpec,
-    device: torch.device,
-    layout: torch.memory_format,
-) -> float:
+def evaluate(s: Session, mode: EvalMode, epoch: int) -> float:
     """Top-1 test accuracy in percent, with the network in ``mode``."""
-    model.eval()
+    s.model.eval()
     correct, seen = 0, 0
-    with method.evaluating(mode, epoch):
-        for x, y in data.batches("test", max(spec.recipe.batch_size, 256)):
-            logits = model(to_device(x, device, layout))
-            correct += int((logits.argmax(1) == y.to(device)).sum())
+    with s.method.evaluating(mode, epoch):
+        for x, y in s.data.batches("test", max(s.spec.recipe.batch_size, 256)):
+            logits = s.model(to_device(x, s.device, s.layout))
+            correct += int((logits.argmax(1) == y.to(s.device)).sum())
             seen += len(y)
-    model.train()
+    s.model.train()
     return 100.0 * correct / seen
 
 

@@ -41,7 +41,10 @@ class BopOptimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):  # type: ignore[no-untyped-def, override]
-        loss = closure() if closure is not None else None
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():  # the closure runs forward and backward
+                loss = closure()
         for group in self.param_groups:
             gamma, tau = group["lr"], group["threshold"]
             for w in group["params"]:

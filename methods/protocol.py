@@ -35,8 +35,8 @@ import torch
 from torch import Tensor, nn
 
 from methods.config import MethodConfig
-from methods.flips import FlipTracker
 from methods.convert import binarizable_layers, replace_activations, swap_layers
+from methods.flips import FlipTracker
 from methods.layers import QuantizedMixin
 
 Regime = Literal["bnn", "bwn", "fp"]
@@ -141,7 +141,8 @@ class Method:
         By default one row per tensor of :meth:`binary_weights`, which is one per binary layer
         unless a subclass says otherwise."""
         tracked = [
-            (i, n) for i, (n, layer) in enumerate(zip(self.layer_names, self.layers, strict=True))
+            (i, n)
+            for i, (n, layer) in enumerate(zip(self.layer_names, self.layers, strict=True))
             if layer.binarizes_weight
         ]
         rows = self.flips.layer_rows()

@@ -6,13 +6,16 @@ from collections.abc import Callable
 
 from torch import nn
 
-from benchmark.models import resnet
+from benchmark.models import binarynet, resnet, resnet20, vgg_small
 from methods.registry import Registry
 
 ARCHS: Registry[Callable[..., nn.Module]] = Registry("architecture")
 ARCHS.add("resnet18", resnet.resnet18)
 ARCHS.add("resnet34", resnet.resnet34)
 ARCHS.add("resnet50", resnet.resnet50)
+ARCHS.add("resnet20", resnet20.resnet20)
+ARCHS.add("vgg_small", vgg_small.vgg_small)
+ARCHS.add("binarynet", binarynet.binarynet)
 
 
 def build_model(arch: str, in_channels: int, num_classes: int, width: float = 1.0) -> nn.Module:
