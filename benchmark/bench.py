@@ -84,7 +84,7 @@ def run_bench(
 ) -> dict[str, float]:
     """Median step seconds per method. StoMPP's schedule spans the timed steps, so its cost is
     averaged over the whole freezing phase rather than measured at one point of it."""
-    names = names or ["ste", "stompp", "fp"]
+    names = names or ["ste", *(n for n in methods.method_names() if n != "ste")]
     if threads:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)

@@ -6,6 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import methods
+
 from benchmark.cli import main
 from tests.cifar_files import write_cifar10
 
@@ -68,7 +70,7 @@ def test_a_run_writes_its_records(tmp_path: Path) -> None:
         assert key in result["provenance"]
 
 
-@pytest.mark.parametrize("method", ["ste", "stompp"])
+@pytest.mark.parametrize("method", methods.method_names())
 def test_same_run_twice_gives_identical_metrics(tmp_path: Path, method: str) -> None:
     for name in ("a", "b"):
         assert train(tmp_path / name, "--method", method, "--seed", "3") == 0
