@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 
-def _signs(tensors: list[Tensor]) -> list[Tensor]:
+def signs_of(tensors: list[Tensor]) -> list[Tensor]:
     """sign with sign(0) = +1 over a list of tensors: sign(sign(x) + 1/2)."""
     signs = torch._foreach_sign(tensors)
     torch._foreach_add_(signs, 0.5)
@@ -41,7 +41,7 @@ class FlipTracker:
     def __init__(self, tensors: list[Tensor]) -> None:
         self.tensors = tensors
         with torch.no_grad():
-            self.prev = _signs([t.detach() for t in tensors]) if tensors else []
+            self.prev = signs_of([t.detach() for t in tensors]) if tensors else []
         self.never = [torch.ones_like(t) for t in self.prev]
         self.flips = [torch.zeros((), device=t.device) for t in self.prev]  # this epoch
         self.steps = 0  # steps counted this epoch
@@ -51,7 +51,7 @@ class FlipTracker:
         """Count the flips of the step that just ended."""
         if not self.tensors:
             return
-        signs = _signs([t.detach() for t in self.tensors])
+        signs = signs_of([t.detach() for t in self.tensors])
         flipped = torch._foreach_mul(signs, self.prev)  # +1 kept, -1 flipped
         torch._foreach_mul_(flipped, -0.5)
         torch._foreach_add_(flipped, 0.5)  # 1 flipped, 0 kept

@@ -84,8 +84,11 @@ def test_evaluated_network_is_fully_binary_for_every_method() -> None:
             method.before_forward(3)
             with method.evaluating("binary", epoch=1):
                 for layer in method.layers:
-                    values = set(torch.unique(layer.quantized_weight()).tolist())
-                    assert values <= {-1.0, 1.0}, (name, regime)
+                    # sign(W) times at most one positive scale per output channel (OvSW's alpha)
+                    q = layer.quantized_weight()
+                    scale = q.abs().amax(dim=tuple(range(1, q.dim())), keepdim=True)
+                    assert bool((scale > 0).all()), (name, regime)
+                    assert torch.equal(q.abs(), scale.expand_as(q)), (name, regime)
                     if layer.binarizes_input:
                         acts = set(torch.unique(layer.input_quantizer(torch.randn(50))).tolist())
                         assert acts <= {-1.0, 1.0}, (name, regime)
