@@ -1,1 +1,434 @@
-"""Placeholder: being written (issue 3)."""
+r"""PaBT: Pruning as a Binarization Technique (DESIGN 3.6).
+
+Frickenstein, Mori, Balamuthu Sampath, Thoma, Fasfous, Vemparala, Frickenstein, Unger,
+Passerone, Stechele, "Pruning as a Binarization Technique", CVPR Workshops 2024 (seed 004). No
+code is public; every choice the seed leaves open is a hyperparameter below.
+
+Each binary layer is a multi-bit layer (``methods.multibit``, Eq. 10):
+
+.. math::
+    y = \sum_{m=1}^{M} \sum_{n=1}^{N} p_{mn}\, \gamma_{mn}\, \operatorname{conv}(A_n, W_m),
+    \qquad A_n = \operatorname{sign}(x - v_n)
+
+with :math:`M` weight bases :math:`W_m \in \{-1,+1\}` trained by Bop (Sec. 3.3,
+``methods.bop_optimizer``), :math:`N` activation bases with the clipped STE, one scale
+:math:`\gamma_{mn}` per operation trained by AMSGrad (Sec. 3.4; ``torch.optim.Adam(amsgrad=True)``)
+and a pruning mask :math:`p` (a model buffer). Everything else (first and last layer,
+BatchNorm, biases) is trained by the recipe's optimizer.
+
+Importance of operation :math:`(m, n)` (Eq. 8), the second-order Taylor estimate of the loss
+change when :math:`\gamma_{mn}` is set to 0 (:math:`\Delta\gamma = -\gamma`):
+
+.. math:: f_{mn} = -\kappa\, u_{mn}\, \gamma_{mn} + \tfrac12\, v_{mn}\, \gamma_{mn}^2
+
+with :math:`u` AMSGrad's first moment (``exp_avg``) and :math:`v` its second moment. AMSGrad
+(Reddi et al. 2018, Alg. 2, which the seed's Alg. 1 follows: ":math:`u_t, v_t, \hat v_t`
+following AMSGrad") normalizes by :math:`\hat v_t = \max(\hat v_{t-1}, v_t)`, so ``moment``
+defaults to :math:`v = \hat v` (``max_exp_avg_sq``); ``exp_avg_sq`` uses :math:`v_t`, and
+``sqrt_max_exp_avg_sq`` uses :math:`\sqrt{\hat v}`, the pseudo-Hessian of ALQ (Qu et al.
+2020, the seed's ref. [25] for the score; with ``kappa`` = the step size it is ALQ's
+:math:`-\eta \hat m \alpha + \frac12 \sqrt{\hat v} \alpha^2`). The moments are read raw, without
+Adam's bias correction (AMSGrad as published has none).
+
+Pruning (Alg. 1, "every :math:`t_{prune}` steps prune the least important operation"): between
+:math:`s_0 = \operatorname{round}(\text{prune\_start} \cdot T)` and
+:math:`s_1 = \operatorname{round}(\text{prune\_end} \cdot T)` the number of operations pruned
+after step :math:`s` follows the linear target
+:math:`\lfloor P (s - s_0 + 1) / (s_1 - s_0) \rfloor` (clipped to :math:`[0, P]`), with
+:math:`P = L (MN - 1)` (the seed's :math:`L \cdot M \cdot N \cdot \psi` with
+:math:`\psi = 1 - 1/(MN)`, i.e. down to one operation per layer). When :math:`P` is smaller
+than the window this is one prune every :math:`t_{prune} = (s_1 - s_0)/P` steps, as in Alg. 1;
+when it is larger, several prunes happen in one step. By step :math:`s_1 - 1` every layer has
+exactly one operation: a BNN with one binary convolution and one scale per layer. Each prune
+removes the globally least important kept operation (``criterion="importance"``, PaBT-I) or a
+uniformly random one (``"random"``, PaBT-R, Sec. 5.2, drawn from a CPU generator seeded by the
+run seed); a layer's last operation is never a candidate. Importance scores are read once per
+pruning step (the only host-device synchronization, on pruning steps only).
+
+Evaluation: ``"binary"`` is the BNN that pruning would leave if it finished now, i.e. the same
+greedy procedure run to the end on the current scores (for importance: each layer keeps its
+most important kept operation) or on a copy of the random generator (for random: exactly the
+operations the run will keep); after :math:`s_1` it is the remaining operation.
+``"as_trained"`` is the current multi-operation network (the two coincide once every layer has
+one operation left, and ``as_trained_differs`` turns False). Before :math:`s_1` the ``"binary"``
+network runs on BatchNorm statistics gathered for the multi-operation one, so its accuracy
+mid-pruning is pessimistic (near chance at mini scale); after :math:`s_1` BatchNorm adapts.
+
+Flip statistics (``never_flipped``, ``flip_ratio``) count every weight base, pruned ones too (a
+base no kept operation uses gets no gradient and stops flipping).
+
+Initialization (the seed's Alg. 1 sets :math:`\theta_w \leftarrow \operatorname{sign}(\theta_w)` of a
+pre-trained float model; the benchmark trains from the model's initial weights): the :math:`M`
+bases are the residual binary expansion of the float weight (``basis_init``), the scales its
+least-squares fit (``scale_init``), the shifts the thresholds of a uniform quantizer
+(``shift_range``); see ``methods.multibit``.
+
+Optimizers: ``configure_optimizers`` returns ``[recipe(rest), Bop(bases), AMSGrad(scales)]``
+(the recipe's first, so ``metrics.csv``'s ``lr`` is the recipe's, as for ``bop``); the trainer's
+lr schedule scales Bop's :math:`\gamma` and AMSGrad's step size alike. The seed's final rows of
+Table 2 train BatchNorm with AMSGrad together with the scales; here BatchNorm and the float
+first and last layers follow the benchmark's rule (the recipe's optimizer), like every method.
+
+Regimes: ``bnn``; ``bwn`` keeps float activations, so :math:`N = 1` without shift (``act_bases``
+is ignored) and PaBT prunes :math:`M` weight bases down to one scaled binary weight.
+``weight_bases = act_bases = 1`` has nothing to prune: a 1/1 network with one scale per layer
+trained by Bop and AMSGrad (the seed's Table 2 baseline "γ, AMSGrad/ADAM + BOP, 1/1").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from methods.bop_optimizer import BopOptimizer
+from methods.catalog import register_method
+from methods.config import ConfigError, MethodConfig, hp
+from methods.convert import binarizable_layers, replace_activations, replace_module
+from methods.multibit import (
+    BASIS_INITS,
+    MultiBitMixin,
+    ShiftedSign,
+    activation_shifts,
+    make_multibit,
+)
+from methods.protocol import EvalMode, Method, OptimizerFactory
+from methods.quantizers import SteSign
+from methods.routing import route_parameters
+
+PAPER = "Frickenstein et al., CVPRW 2024 (PaBT, seed 004)"
+BOP = "Helwegen et al., NeurIPS 2019 (Bop, seed 003), Sec. 5.2"
+MOMENTS = ("max_exp_avg_sq", "exp_avg_sq", "sqrt_max_exp_avg_sq")
+
+
+@dataclasses.dataclass(frozen=True)
+class PabtConfig(MethodConfig):
+    weight_bases: int = hp(3, "M: binary weight bases per layer", f"{PAPER}, Sec. 5.3 (M = N = 3)")
+    act_bases: int = hp(
+        3,
+        "N: binary activation bases per layer (bnn; bwn keeps float activations, N = 1)",
+        f"{PAPER}, Sec. 5.3 (M = N = 3)",
+    )
+    criterion: str = hp(
+        "importance",
+        "which operation to prune: importance score (PaBT-I, Eq. 8) or random (PaBT-R)",
+        f"{PAPER}, Sec. 3.4 and 5.2",
+        ("importance", "random"),
+    )
+    prune_start: float = hp(
+        0.2,
+        "t_start: share of the training steps at which pruning starts",
+        f"our choice ({PAPER}, Alg. 1 defines t_start; its value is in supplement S2, not in the seed)",
+    )
+    prune_end: float = hp(
+        0.8,
+        "t_end: share of the training steps by which every layer has one operation left",
+        f"our choice ({PAPER}, Alg. 1 defines t_end; its value is in supplement S2, not in the seed)",
+    )
+    kappa: float = hp(
+        1.0,
+        "weight kappa of the first-order term of the importance score",
+        f"our choice: 1 is the plain second-order Taylor expansion ({PAPER}, Eq. 8 leaves it open)",
+    )
+    moment: str = hp(
+        "max_exp_avg_sq",
+        "AMSGrad state used as v in the importance score",
+        f"{PAPER}, Sec. 3.4 and Alg. 1 (AMSGrad's v-hat); alternatives: v, and ALQ's sqrt(v-hat)",
+        MOMENTS,
+    )
+    scale_lr: float = hp(
+        1e-3,
+        "AMSGrad step size for the scales gamma_mn (scaled by the recipe's lr schedule)",
+        "our choice: AMSGrad's default step size (Reddi et al. 2018; torch.optim.Adam)",
+    )
+    gamma: float = hp(
+        1e-4,
+        "Bop adaptivity rate for the weight bases (the Bop optimizer's lr)",
+        f"{BOP}; PaBT adopts Bop ({PAPER}, Sec. 3.3; its own values are in supplement S1)",
+    )
+    threshold: float = hp(1e-8, "Bop flip threshold tau for the weight bases", f"{BOP}")
+    basis_init: str = hp(
+        "residual",
+        "initial weight bases from the float weight: residual expansion W_m = sign(R_{m-1}), "
+        "or ABC-Net's shifted signs",
+        f"our choice ({PAPER}, Alg. 1 only says theta_w <- sign(theta_w))",
+        BASIS_INITS,
+    )
+    scale_init: str = hp(
+        "fit",
+        "initial gammas: fit (alpha_m / N, the float layer's fit) or uniform (all equal)",
+        "our choice",
+        ("fit", "uniform"),
+    )
+    shift_range: float = hp(
+        1.0,
+        "spread s of the activation shifts v_n = s (2n - 1 - N) / N (uniform quantizer thresholds)",
+        "our choice (ABC-Net, Lin et al. 2017, spreads shifted binarizations over the input range)",
+    )
+
+    def validate(self) -> None:
+        for key in ("weight_bases", "act_bases"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}={getattr(self, key)} must be >= 1")
+        if not 0.0 <= self.prune_start < self.prune_end <= 1.0:
+            raise ConfigError(
+                f"prune_start={self.prune_start}, prune_end={self.prune_end}: "
+                "need 0 <= prune_start < prune_end <= 1"
+            )
+        if self.kappa < 0.0:
+            raise ConfigError(f"kappa={self.kappa} must be >= 0")
+        if self.scale_lr <= 0.0:
+            raise ConfigError(f"scale_lr={self.scale_lr} must be > 0")
+        if not 0.0 < self.gamma <= 1.0:
+            raise ConfigError(f"gamma={self.gamma} must be in (0, 1]")
+        if self.threshold < 0.0:
+            raise ConfigError(f"threshold={self.threshold} must be >= 0")
+        if self.shift_range < 0.0:
+            raise ConfigError(f"shift_range={self.shift_range} must be >= 0")
+
+
+# -- the pruning schedule and the choice of operations ---------------------------------------
+def prune_window(total_steps: int, start: float, end: float) -> tuple[int, int]:
+    """Steps ``[s0, s1)`` in which pruning happens (never empty)."""
+    s1 = max(1, round(end * total_steps))
+    return min(round(start * total_steps), s1 - 1), s1
+
+
+def pruned_target(step: int, window: tuple[int, int], total: int) -> int:
+    """How many operations are pruned once step ``step`` (0-based) has ended."""
+    s0, s1 = window
+    done = min(max(step - s0 + 1, 0), s1 - s0)
+    return total * done // (s1 - s0)
+
+
+def importance(scale: Tensor, state: dict[str, Any], kappa: float, moment: str) -> Tensor:
+    r""":math:`f = -\kappa u \gamma + \frac12 v \gamma^2` from AMSGrad's ``state`` of ``scale``
+    (all zeros before its first step)."""
+    if "exp_avg" not in state:
+        return torch.zeros_like(scale)
+    u = state["exp_avg"]
+    v = state["exp_avg_sq"] if moment == "exp_avg_sq" else state["max_exp_avg_sq"]
+    if moment == "sqrt_max_exp_avg_sq":
+        v = v.sqrt()
+    return scale * (0.5 * v * scale - kappa * u)
+
+
+def choose_prunes(
+    alive: Tensor, count: int, scores: Tensor | None, generator: torch.Generator | None
+) -> list[tuple[int, int]]:
+    """Greedily pick ``count`` operations to prune, one at a time.
+
+    ``alive``: (L, K) in {0, 1} (K = M N operations per layer, row-major in (m, n)). Candidates
+    are the kept operations of layers with more than one left. ``scores`` (L, K): the least
+    one goes (first index on ties); None: a uniformly random candidate from ``generator``.
+    Returns (layer, operation) pairs in pruning order.
+    """
+    alive = alive.clone()
+    chosen = []
+    for _ in range(count):
+        prunable = alive * (alive.sum(1, keepdim=True) > 1)
+        candidates = prunable.flatten().nonzero().flatten()
+        if len(candidates) == 0:
+            break
+        if scores is None:
+            pick = torch.randint(len(candidates), (1,), generator=generator)
+            flat = int(candidates[pick])
+        else:
+            flat = int(candidates[scores.flatten()[candidates].argmin()])
+        layer, op = divmod(flat, alive.shape[1])
+        alive[layer, op] = 0.0
+        chosen.append((layer, op))
+    return chosen
+
+
+@register_method
+class Pabt(Method):
+    """Multi-bit layers pruned operation by operation down to a BNN."""
+
+    name = "pabt"
+    summary = "PaBT: prune a Bop-trained MxN multi-bit network down to a BNN by importance"
+    source = PAPER
+    config_class = PabtConfig
+    has_layer_state = True
+    config: PabtConfig
+    layers: list[MultiBitMixin]  # type: ignore[assignment]
+
+    def __init__(self, config: MethodConfig, regime: str, seed: int) -> None:
+        super().__init__(config, regime, seed)
+        self.bop: BopOptimizer | None = None
+        self.amsgrad: torch.optim.Adam | None = None
+        self.window = (0, 1)
+        self.generator = torch.Generator().manual_seed((seed * 1_000_003 + 0xBA87) % (2**63 - 1))
+
+    @property
+    def act_bases(self) -> int:
+        """N in effect: float activations (bwn) are a single base."""
+        return self.config.act_bases if self.regime == "bnn" else 1
+
+    @property
+    def ops_per_layer(self) -> int:
+        return self.config.weight_bases * self.act_bases
+
+    # -- conversion ---------------------------------------------------------------------
+    def weight_quantizer(self, name: str, module: nn.Module) -> nn.Module:
+        """Bases are stored as +-1: the clipped STE sign is the identity on them (as in Bop)."""
+        return SteSign()
+
+    def input_quantizer(self, name: str, module: nn.Module) -> nn.Module:
+        return ShiftedSign(activation_shifts(self.act_bases, self.config.shift_range))
+
+    def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
+        """Swap each binarizable layer for its multi-bit twin (bases expanded from its weight)."""
+        names = binarizable_layers(model, example)
+        c = self.config
+        for name in names:
+            module = model.get_submodule(name)
+            weight_q, input_q = self._make_quantizers(name, module)
+            layer = make_multibit(
+                module,
+                c.weight_bases,
+                self.act_bases,
+                c.basis_init,
+                c.scale_init,
+                weight_q,
+                input_q,  # type: ignore[arg-type]
+            )
+            replace_module(model, name, layer)
+        if self.regime == "bnn":
+            replace_activations(model, nn.ReLU, nn.Identity)
+        self.layer_names = names
+        self.layers = [model.get_submodule(n) for n in names]  # type: ignore[misc]
+        return model
+
+    # -- optimisation -------------------------------------------------------------------
+    def configure_optimizers(self, model: nn.Module, build: OptimizerFactory) -> list[torch.optim.Optimizer]:
+        """The recipe's optimizer for the rest, Bop for the weight bases, AMSGrad for the scales;
+        the recipe's comes first so the ``lr`` column of ``metrics.csv`` is its lr (as in Bop)."""
+        claims = {
+            "bop": [layer.weight for layer in self.layers],
+            "scales": [layer.scale for layer in self.layers],
+        }
+        routed = route_parameters(model, claims, rest="recipe")
+        self.bop = BopOptimizer(routed["bop"], gamma=self.config.gamma, threshold=self.config.threshold)
+        self.amsgrad = torch.optim.Adam(routed["scales"], lr=self.config.scale_lr, amsgrad=True)
+        return [build(routed["recipe"]), self.bop, self.amsgrad]
+
+    def setup(self, total_steps: int, device: torch.device) -> None:
+        super().setup(total_steps, device)
+        self.window = prune_window(total_steps, self.config.prune_start, self.config.prune_end)
+
+    @property
+    def total_prunes(self) -> int:
+        """P = L (MN - 1): what it takes to leave one operation per layer."""
+        return len(self.layers) * (self.ops_per_layer - 1)
+
+    @property
+    def pruned(self) -> int:
+        return sum(self.ops_per_layer - len(layer.alive) for layer in self.layers)
+
+    def after_step(self, step: int) -> None:
+        due = pruned_target(step, self.window, self.total_prunes) - self.pruned
+        if due > 0:
+            self.prune(due)
+        super().after_step(step)
+
+    def prune(self, count: int) -> list[tuple[int, int, int]]:
+        """Prune ``count`` operations by the criterion; returns (layer, m, n) of each."""
+        choices = choose_prunes(self._alive(), count, self._scores(), self.generator)
+        pruned = []
+        for index, op in choices:
+            m, n = divmod(op, self.act_bases)
+            self.layers[index].prune(m, n)
+            pruned.append((index, m, n))
+        return pruned
+
+    def importance_scores(self) -> list[Tensor]:
+        """Eq. 8 per layer, (M, N) each, on the layer's device."""
+        state = self.amsgrad.state if self.amsgrad is not None else {}
+        c = self.config
+        return [
+            importance(layer.scale.detach(), state.get(layer.scale, {}), c.kappa, c.moment)
+            for layer in self.layers
+        ]
+
+    def _scores(self) -> Tensor | None:
+        """(L, MN) importance on the CPU (one sync), or None under the random criterion."""
+        if self.config.criterion == "random":
+            return None
+        return torch.stack([f.flatten() for f in self.importance_scores()]).cpu()
+
+    def _alive(self) -> Tensor:
+        """(L, MN) in {0, 1} from the layers' host-side structure (no device access)."""
+        alive = torch.zeros(len(self.layers), self.ops_per_layer)
+        for i, layer in enumerate(self.layers):
+            for m, n in layer.alive:
+                alive[i, m * self.act_bases + n] = 1.0
+        return alive
+
+    def survivors(self) -> list[tuple[int, int]]:
+        """Per layer, the (m, n) that would remain if pruning ran to the end now."""
+        alive = self._alive()
+        generator = torch.Generator()
+        generator.set_state(self.generator.get_state())  # a copy: evaluation draws nothing
+        remaining = int(alive.sum()) - len(self.layers)
+        for index, op in choose_prunes(alive, remaining, self._scores(), generator):
+            alive[index, op] = 0.0
+        return [divmod(int(row.nonzero()[0]), self.act_bases) for row in alive]  # type: ignore[misc]
+
+    # -- evaluation ---------------------------------------------------------------------
+    @property
+    def as_trained_differs(self) -> bool:
+        return any(len(layer.alive) > 1 for layer in self.layers)
+
+    @contextlib.contextmanager
+    def evaluating(self, mode: EvalMode, epoch: int) -> Iterator[None]:
+        if mode == "binary":
+            for layer, op in zip(self.layers, self.survivors(), strict=True):
+                layer.forced_op = op
+        try:
+            yield
+        finally:
+            for layer in self.layers:
+                layer.forced_op = None
+
+    # -- metrics ------------------------------------------------------------------------
+    def layer_metrics(self) -> list[dict[str, Any]]:
+        """Per layer: operations left and the effective bit-widths (bases still in use)."""
+        flips = {r["order"]: r for r in super().layer_metrics()}
+        return [
+            {
+                "order": i,
+                "name": name,
+                "ops_left": len(layer.alive),
+                "weight_bits": layer.weight_bits,
+                "act_bits": len(layer.active_acts),
+                **{k: v for k, v in flips.get(i, {}).items() if k not in ("order", "name")},
+            }
+            for i, (name, layer) in enumerate(zip(self.layer_names, self.layers, strict=True))
+        ]
+
+    def epoch_metrics(self) -> dict[str, float]:
+        left = [len(layer.alive) for layer in self.layers]
+        return {
+            "ops_left": sum(left) / max(len(left), 1),
+            "ops_total_left": float(sum(left)),
+            **super().epoch_metrics(),
+        }
+
+    # -- checkpoints --------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The random criterion's generator; the masks are model buffers."""
+        return {**super().state_dict(), "generator": self.generator.get_state(), "pruned": self.pruned}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.generator.set_state(state["generator"])
+        if int(state["pruned"]) != self.pruned:
+            raise ValueError(
+                f"the checkpoint pruned {state['pruned']} operations but the model's masks show "
+                f"{self.pruned}: load the model's state dict before the method's"
+            )

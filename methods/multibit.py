@@ -1,0 +1,378 @@
+r"""Multi-bit binary layers: M binary weight bases, N binary activation bases, one scale per
+(weight base, activation base) pair and a pruning mask (PaBT, Frickenstein et al., CVPRW 2024,
+seed 004, Eq. 10; DESIGN 3.6).
+
+For a layer with float weight :math:`W` and input :math:`x`:
+
+.. math::
+    y = \sum_{m=1}^{M} \sum_{n=1}^{N} p_{mn}\, \gamma_{mn}\,
+        \operatorname{conv}(A_n, W_m) + b, \qquad
+    A_n = \operatorname{sign}(x - v_n), \qquad W_m \in \{-1, +1\}
+
+with the pruning mask :math:`p \in \{0, 1\}^{M \times N}` (a buffer, 1 = kept), the
+operation-oriented scales :math:`\gamma_{mn}` (Sec. 3.2, a parameter) and fixed activation
+shifts :math:`v_n`. The activation bases use the clipped straight-through estimator,
+:math:`\partial A_n / \partial x = \mathbb{1}[|x - v_n| \le 1]`; the weight bases are stored as
+:math:`\pm 1` and pass their gradient unchanged (the Bop convention, ``methods.bop``).
+
+Computation (one convolution per forward pass, not :math:`M N`): by linearity,
+:math:`\sum_m c_{mn} \operatorname{conv}(A_n, W_m) = \operatorname{conv}(A_n, \sum_m c_{mn} W_m)`
+with :math:`c = p \odot \gamma`; the :math:`N` activation bases are concatenated along the input
+channels (within each group) and the :math:`N` combined weights along the weight's input
+channels, so the double sum is a single convolution over :math:`N C_\text{in}` input channels:
+about :math:`N` times a binary convolution, whatever :math:`M`. Activation bases whose every
+operation is pruned are skipped. A layer with one operation left (or one picked for evaluation
+with :attr:`MultiBitMixin.forced_op`) computes the plain BNN layer
+:math:`\gamma_{mn} \operatorname{conv}(\operatorname{sign}(x - v_n), W_m) + b` (with the scale applied
+to the weight, :meth:`MultiBitMixin._single`).
+
+The weight bases are stacked along the output channels: ``weight`` has shape
+:math:`(M C_\text{out}, C_\text{in}/g, k_h, k_w)` (``(M F_\text{out}, F_\text{in})`` for
+linear layers), so base :math:`m` is ``weight[m * C_out:(m + 1) * C_out]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from methods.layers import QuantizedMixin
+from methods.primitives import sign, ste_sign
+
+Op = tuple[int, int]
+
+BASIS_INITS = ("residual", "shifted")
+
+
+# -- initial bases ------------------------------------------------------------------------
+def residual_expansion(w: Tensor, bases: int) -> tuple[Tensor, Tensor]:
+    r"""Greedy residual binary expansion :math:`W \approx \sum_m \alpha_m W_m`.
+
+    :math:`R_0 = W`, :math:`W_m = \operatorname{sign}(R_{m-1})`,
+    :math:`\alpha_m = \operatorname{mean}|R_{m-1}|` (the least-squares scale of a sign),
+    :math:`R_m = R_{m-1} - \alpha_m W_m` (Guo et al. 2017, "Network Sketching"; LQ-Nets).
+    Returns ``(B, alpha)`` with ``B`` of shape ``(bases, *w.shape)`` in {-1, +1}.
+    """
+    residual = w.detach().clone()
+    signs, alphas = [], []
+    for _ in range(bases):
+        b = sign(residual)
+        a = residual.abs().mean()
+        residual -= a * b
+        signs.append(b)
+        alphas.append(a)
+    return torch.stack(signs), torch.stack(alphas)
+
+
+def shifted_expansion(w: Tensor, bases: int) -> tuple[Tensor, Tensor]:
+    r"""ABC-Net's shifted bases (Lin et al., NeurIPS 2017, Eq. 3-4):
+    :math:`W_m = \operatorname{sign}(W - \bar W + u_m \sigma_W)` with
+    :math:`u_m = -1 + 2 (m - 1) / (M - 1)` (:math:`u = 0` for :math:`M = 1`), and
+    :math:`\alpha` the least-squares fit of :math:`W` by the bases."""
+    w = w.detach()
+    u = torch.linspace(-1.0, 1.0, bases) if bases > 1 else torch.zeros(1)
+    centred = w - w.mean()
+    signs = torch.stack([sign(centred + float(s) * w.std()) for s in u])
+    design = signs.reshape(bases, -1).t().double()
+    alphas = torch.linalg.lstsq(design, w.reshape(-1, 1).double()).solution.reshape(bases)
+    return signs, alphas.to(w.dtype)
+
+
+def expand_weight(w: Tensor, bases: int, init: str) -> tuple[Tensor, Tensor]:
+    """The initial weight bases and their least-squares scales (``init`` in :data:`BASIS_INITS`)."""
+    if init == "residual":
+        return residual_expansion(w, bases)
+    if init == "shifted":
+        return shifted_expansion(w, bases)
+    raise ValueError(f"unknown basis init '{init}'; valid: {', '.join(BASIS_INITS)}")
+
+
+def activation_shifts(bases: int, spread: float = 1.0) -> list[float]:
+    r"""Shifts :math:`v_n = s\,(2n - 1 - N) / N`, :math:`n = 1..N`: the thresholds of the uniform
+    :math:`(N + 1)`-level quantizer of :math:`\operatorname{clip}(x, -s, s)`, so that
+    :math:`\tfrac{s}{N} \sum_n \operatorname{sign}(x - v_n)` is that quantizer (a thermometer
+    code; :math:`v = 0` for :math:`N = 1`, the plain BNN sign)."""
+    return [spread * (2 * n - 1 - bases) / bases for n in range(1, bases + 1)]
+
+
+# -- activation bases -----------------------------------------------------------------------
+class ShiftedSign(nn.Module):
+    r"""The activation bases :math:`A_n = \operatorname{sign}(x - v_n)`, clipped STE
+    :math:`\partial A_n / \partial x = \mathbb{1}[|x - v_n| \le 1]`.
+
+    ``forward(x)`` stacks all :math:`N` bases along a new leading dimension;
+    :meth:`bases` inserts them at any dimension (what a layer needs to concatenate them along
+    its input channels) and :meth:`base` gives one.
+    """
+
+    def __init__(self, shifts: list[float]) -> None:
+        super().__init__()
+        self.shift_values = list(shifts)
+        self.register_buffer("shifts", torch.tensor(shifts), persistent=False)
+
+    @property
+    def count(self) -> int:
+        return len(self.shift_values)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.bases(x, 0)
+
+    def bases(self, x: Tensor, dim: int, shifts: Tensor | None = None) -> Tensor:
+        """:math:`\\operatorname{sign}(x - v)` for the shifts ``shifts`` (default: all),
+        stacked at dimension ``dim`` of the result."""
+        v = self.shifts if shifts is None else shifts
+        dim = dim if dim >= 0 else x.dim() + 1 + dim
+        return ste_sign(x.unsqueeze(dim) - v.view(-1, *([1] * (x.dim() - dim))))
+
+    def base(self, x: Tensor, n: int) -> Tensor:
+        """The single base :math:`A_n`, shaped like ``x``."""
+        v = self.shift_values[n]
+        return ste_sign(x - v if v != 0.0 else x)
+
+
+# -- layers ---------------------------------------------------------------------------------
+class MultiBitMixin(QuantizedMixin):
+    """The multi-bit arithmetic shared by convolutions and linear layers.
+
+    Subclasses provide :meth:`_op` (the float op on prepared input and weight),
+    :meth:`_concat_bases` and :meth:`_concat_weights`.
+    """
+
+    weight: nn.Parameter
+    bias: nn.Parameter | None
+    scale: nn.Parameter
+    prune_mask: Tensor
+    active_index: Tensor
+    weight_bases: int
+    act_bases: int
+    forced_op: Op | None
+
+    def _init_multibit(self, bases: Tensor, scale: Tensor, out_features: int) -> None:
+        """``bases``: (M, *float weight shape) in {-1, +1}; ``scale``: (M, N) initial gammas."""
+        m, n = scale.shape
+        self.weight_bases, self.act_bases, self.out_features_per_base = int(m), int(n), out_features
+        self.weight = nn.Parameter(bases.reshape(m * out_features, *bases.shape[2:]).contiguous())
+        self.scale = nn.Parameter(scale.detach().clone())
+        self.register_buffer("prune_mask", torch.ones_like(scale))
+        self.register_buffer("active_index", torch.arange(n, device=scale.device), persistent=False)
+        self.forced_op = None
+        self._sync_structure()
+
+    # -- pruning structure (host mirror of the mask, changed only when pruning) -------------
+    def _sync_structure(self) -> None:
+        """Refresh the host-side structure from the mask (one sync; at build and load only)."""
+        mask = self.prune_mask.detach().cpu()
+        ops = [(m, n) for m in range(self.weight_bases) for n in range(self.act_bases)]
+        self._set_alive([op for op in ops if mask[op] > 0])
+
+    def _set_alive(self, alive: list[Op]) -> None:
+        self.alive: list[Op] = alive
+        self.active_acts = sorted({n for _, n in alive})
+        self.active_index = torch.tensor(self.active_acts, dtype=torch.long, device=self.prune_mask.device)
+
+    def prune(self, m: int, n: int) -> None:
+        """Set :math:`p_{mn} = 0`; refuses to remove the layer's last operation."""
+        if (m, n) not in self.alive:
+            raise ValueError(f"operation {(m, n)} is already pruned")
+        if len(self.alive) == 1:
+            raise ValueError("refusing to prune the last operation of a layer")
+        with torch.no_grad():
+            self.prune_mask[m, n] = 0.0
+        self._set_alive([op for op in self.alive if op != (m, n)])
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args)  # type: ignore[misc]
+        self._sync_structure()
+
+    @property
+    def single_op(self) -> Op | None:
+        """The one operation computed, if only one is (forced for evaluation, or the last kept)."""
+        if self.forced_op is not None:
+            return self.forced_op
+        return self.alive[0] if len(self.alive) == 1 else None
+
+    @property
+    def weight_bits(self) -> int:
+        """Weight bases still used by a kept operation (the effective weight bit-width)."""
+        return len({m for m, _ in self.alive})
+
+    # -- forward ----------------------------------------------------------------------------
+    def basis(self, m: int) -> Tensor:
+        """Weight base :math:`W_m` (through the weight quantizer), shaped like the float weight."""
+        rows = self.out_features_per_base
+        return self.weight_quantizer(self.weight[m * rows : (m + 1) * rows])
+
+    def quantized_weight(self) -> Tensor:
+        """:math:`W_m` of the single operation computed, else all bases stacked."""
+        op = self.single_op
+        return self.basis(op[0]) if op is not None else self.weight_quantizer(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        op = self.single_op
+        return self._single(x, *op) if op is not None else self._multi(x)
+
+    def _single(self, x: Tensor, m: int, n: int) -> Tensor:
+        r""":math:`\gamma_{mn} \operatorname{conv}(A_n, W_m)`: one binary op and one scale,
+        computed as :math:`\operatorname{conv}(A_n, \gamma_{mn} W_m)` (equal up to float
+        rounding; scaling the weight instead of the output saves two activation-sized passes)."""
+        a = self.input_quantizer.base(x, n) if self.binarizes_input else x  # type: ignore[operator]
+        return self._op(a, self.basis(m) * self.scale[m, n])
+
+    def _multi(self, x: Tensor) -> Tensor:
+        r""":math:`\sum_{mn} p_{mn} \gamma_{mn} \operatorname{conv}(A_n, W_m)` as one op."""
+        coeff = self.prune_mask * self.scale  # (M, N)
+        shifts = None
+        if len(self.active_acts) < self.act_bases:
+            coeff = coeff.index_select(1, self.active_index)
+            shifts = self.input_quantizer.shifts.index_select(0, self.active_index)  # type: ignore[union-attr]
+        bases = self.weight_quantizer(self.weight).reshape(self.weight_bases, -1)
+        combined = coeff.t() @ bases  # (N_active, prod(float weight shape))
+        return self._op(self._concat_bases(x, shifts), self._concat_weights(combined))
+
+    def _op(self, a: Tensor, w: Tensor) -> Tensor:
+        """The float op with the bias: ``conv(a, w) + b``."""
+        raise NotImplementedError
+
+    def _concat_bases(self, x: Tensor, shifts: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def _concat_weights(self, combined: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class MultiBitConv2d(MultiBitMixin, nn.Conv2d):
+    """``nn.Conv2d`` as a multi-bit layer (any stride, padding, dilation and groups)."""
+
+    @classmethod
+    def from_float(
+        cls,
+        conv: nn.Conv2d,
+        bases: Tensor,
+        scale: Tensor,
+        weight_quantizer: nn.Module | None,
+        input_quantizer: ShiftedSign | None,
+    ) -> MultiBitConv2d:
+        layer = cls(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,  # type: ignore[arg-type]
+            conv.stride,  # type: ignore[arg-type]
+            conv.padding,  # type: ignore[arg-type]
+            conv.dilation,  # type: ignore[arg-type]
+            conv.groups,
+            conv.bias is not None,
+            conv.padding_mode,
+            device=conv.weight.device,
+            dtype=conv.weight.dtype,
+        )
+        if conv.bias is not None:
+            layer.bias.data.copy_(conv.bias.data)  # type: ignore[union-attr]
+        layer._init_quantizers(weight_quantizer, input_quantizer)
+        layer._init_multibit(bases.to(conv.weight), scale.to(conv.weight), conv.out_channels)
+        return layer.to(conv.weight.device)  # the quantizers' buffers too
+
+    def _op(self, a: Tensor, w: Tensor) -> Tensor:
+        return self._conv_forward(a, w, self.bias)
+
+    def _concat_bases(self, x: Tensor, shifts: Tensor | None) -> Tensor:
+        """(B, C, H, W) -> (B, g * N * C/g, H, W): the bases of each group's channels together."""
+        if not self.binarizes_input:
+            return x
+        q = self.input_quantizer
+        if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            # the same tensor built in channels-last memory: no copy, no layout reorder in the conv
+            nhwc = x.permute(0, 2, 3, 1).unflatten(3, (self.groups, -1))  # (B, H, W, g, C/g)
+            return q.bases(nhwc, 4, shifts).flatten(3, 5).permute(0, 3, 1, 2)  # type: ignore[operator]
+        grouped = x.unflatten(1, (self.groups, -1))  # (B, g, C/g, H, W)
+        return q.bases(grouped, 2, shifts).flatten(1, 3)  # type: ignore[operator]
+
+    def _concat_weights(self, combined: Tensor) -> Tensor:
+        """(N, C_out * C_in/g * k * k) -> (C_out, N * C_in/g, k_h, k_w), matching the bases."""
+        kernel = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        return combined.view(-1, *kernel).transpose(0, 1).flatten(1, 2)
+
+
+class MultiBitLinear(MultiBitMixin, nn.Linear):
+    """``nn.Linear`` as a multi-bit layer (inputs of shape (..., F_in))."""
+
+    @classmethod
+    def from_float(
+        cls,
+        linear: nn.Linear,
+        bases: Tensor,
+        scale: Tensor,
+        weight_quantizer: nn.Module | None,
+        input_quantizer: ShiftedSign | None,
+    ) -> MultiBitLinear:
+        layer = cls(
+            linear.in_features,
+            linear.out_features,
+            linear.bias is not None,
+            device=linear.weight.device,
+            dtype=linear.weight.dtype,
+        )
+        if linear.bias is not None:
+            layer.bias.data.copy_(linear.bias.data)  # type: ignore[union-attr]
+        layer._init_quantizers(weight_quantizer, input_quantizer)
+        layer._init_multibit(bases.to(linear.weight), scale.to(linear.weight), linear.out_features)
+        return layer.to(linear.weight.device)  # the quantizers' buffers too
+
+    def _op(self, a: Tensor, w: Tensor) -> Tensor:
+        return F.linear(a, w, self.bias)
+
+    def _concat_bases(self, x: Tensor, shifts: Tensor | None) -> Tensor:
+        """(..., F) -> (..., N * F)."""
+        if not self.binarizes_input:
+            return x
+        return self.input_quantizer.bases(x, -2, shifts).flatten(-2)  # type: ignore[operator]
+
+    def _concat_weights(self, combined: Tensor) -> Tensor:
+        """(N, F_out * F_in) -> (F_out, N * F_in), matching the bases."""
+        return combined.view(-1, self.out_features, self.in_features).transpose(0, 1).flatten(1)
+
+
+MULTIBIT_LAYER_TYPES: dict[type[nn.Module], type[MultiBitConv2d] | type[MultiBitLinear]] = {
+    nn.Conv2d: MultiBitConv2d,
+    nn.Linear: MultiBitLinear,
+}
+
+
+def initial_scales(alphas: Tensor, act_bases: int, binarize_input: bool, init: str) -> Tensor:
+    r"""Initial :math:`\gamma_{mn}` (M, N).
+
+    ``fit``: :math:`\gamma_{mn} = \alpha_m \beta_n` with the weight bases' least-squares scales
+    :math:`\alpha_m` and :math:`\beta_n = 1/N` (the thermometer code of
+    :func:`activation_shifts`; :math:`\beta = 1` for float activations), so the multi-bit layer
+    starts as a fit of the float layer. ``uniform``: every :math:`\gamma_{mn}` equal to the
+    mean of those, so no operation starts out more important than another.
+    """
+    beta = 1.0 / act_bases if binarize_input else 1.0
+    fitted = alphas.detach().reshape(-1, 1) * torch.full((1, act_bases), beta, dtype=alphas.dtype)
+    if init == "fit":
+        return fitted
+    if init == "uniform":
+        return torch.full_like(fitted, float(fitted.mean()))
+    raise ValueError(f"unknown scale init '{init}'; valid: fit, uniform")
+
+
+def make_multibit(
+    module: nn.Module,
+    weight_bases: int,
+    act_bases: int,
+    basis_init: str,
+    scale_init: str,
+    weight_quantizer: nn.Module | None,
+    input_quantizer: ShiftedSign | None,
+) -> MultiBitConv2d | MultiBitLinear:
+    """The multi-bit twin of a float Conv2d/Linear, its bases expanded from its weight."""
+    if input_quantizer is not None and input_quantizer.count != act_bases:
+        raise ValueError(f"{input_quantizer.count} shifts for {act_bases} activation bases")
+    bases, alphas = expand_weight(module.weight, weight_bases, basis_init)  # type: ignore[arg-type]
+    if not bool(torch.isfinite(alphas).all() and alphas.abs().sum() > 0):
+        alphas = torch.ones_like(alphas)  # an all-zero or degenerate weight: unit scales
+    scale = initial_scales(alphas, act_bases, input_quantizer is not None, scale_init)
+    cls = MULTIBIT_LAYER_TYPES[type(module)]
+    return cls.from_float(module, bases, scale, weight_quantizer, input_quantizer)  # type: ignore[arg-type]

@@ -1,0 +1,409 @@
+"""PaBT: the multi-bit layer's arithmetic, the importance score, the pruning schedule and
+criterion, the final BNN, the optimizers' ownership, and bit-for-bit resumption."""
+
+import io
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import methods
+from methods.config import ConfigError
+from methods.multibit import (
+    ShiftedSign,
+    activation_shifts,
+    make_multibit,
+    residual_expansion,
+    shifted_expansion,
+)
+from methods.pabt import choose_prunes, importance, prune_window, pruned_target
+from methods.primitives import ste_sign
+from methods.quantizers import SteSign
+from tests.tiny import batch, tiny_net
+
+T = 12  # training steps of the short runs: window [3, 9) with prune_start 0.25, prune_end 0.75
+WINDOW = {"prune_start": 0.25, "prune_end": 0.75}
+
+
+def make(regime: str = "bnn", seed: int = 0, **overrides: object):
+    torch.manual_seed(0)
+    method = methods.build_method("pabt", overrides, regime, seed)
+    model = method.convert(tiny_net(), batch()[0][:2])
+    optimizers = method.configure_optimizers(model, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9))
+    method.setup(T, torch.device("cpu"))
+    return model, method, optimizers
+
+
+def train(model, method, optimizers, start: int, stop: int) -> list[float]:
+    losses = []
+    for step in range(start, stop):
+        x, y = batch(seed=step)
+        method.before_forward(step)
+        loss = F.cross_entropy(model(x), y)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        method.after_backward(step)
+        for opt in optimizers:
+            opt.step()
+        method.after_step(step)
+        losses.append(loss.item())
+    return losses
+
+
+def hand_sign(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x >= 0, 1.0, -1.0)
+
+
+# -- the multi-bit layer ---------------------------------------------------------------------
+def multibit_conv(groups: int = 1, bias: bool = True, m: int = 2, n: int = 3) -> nn.Module:
+    torch.manual_seed(1)
+    conv = nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=groups, bias=bias)
+    layer = make_multibit(conv, m, n, "residual", "fit", SteSign(), ShiftedSign(activation_shifts(n)))
+    with torch.no_grad():
+        layer.scale.copy_(torch.randn(m, n))  # distinct scales, some negative
+        if bias:
+            layer.bias.copy_(torch.randn(6))
+    return layer
+
+
+def double_sum_conv(layer: nn.Module, x: torch.Tensor, sign=hand_sign) -> torch.Tensor:
+    """sum_{m,n} p_mn gamma_mn conv(sign(x - v_n), W_m) + b, one F.conv2d per (m, n)."""
+    rows = layer.out_channels
+    y = 0.0
+    for m in range(layer.weight_bases):
+        w = layer.weight[m * rows : (m + 1) * rows]
+        for n, v in enumerate(activation_shifts(layer.act_bases)):
+            a = sign(x - v)
+            conv = F.conv2d(a, w, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+            y = y + layer.prune_mask[m, n] * layer.scale[m, n] * conv
+    return y + layer.bias.view(1, -1, 1, 1) if layer.bias is not None else y
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("pruned", [[], [(1, 0)], [(0, 1), (1, 1)]])
+def test_conv_forward_and_gradients_equal_the_explicit_double_sum(
+    groups: int, pruned: list, layout: torch.memory_format
+) -> None:
+    layer = multibit_conv(groups).to(memory_format=layout)
+    for op in pruned:  # [(0, 1), (1, 1)] removes activation base 1 entirely
+        layer.prune(*op)
+    x = torch.randn(2, 4, 7, 7).contiguous(memory_format=layout).requires_grad_()
+    y = layer(x)
+    torch.testing.assert_close(y, double_sum_conv(layer, x), atol=1e-5, rtol=1e-5)
+    # the same gradients as the double sum with the same straight-through sign
+    g = torch.randn_like(y)
+    mine = torch.autograd.grad(y, [x, layer.weight, layer.scale], g)
+    hand = torch.autograd.grad(double_sum_conv(layer, x, sign=ste_sign), [x, layer.weight, layer.scale], g)
+    for a, b in zip(mine, hand, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    for m, n in pruned:
+        assert mine[2][m, n] == 0.0  # a pruned scale no longer matters
+
+
+def test_linear_forward_equals_the_explicit_double_sum() -> None:
+    torch.manual_seed(2)
+    quantizer = ShiftedSign(activation_shifts(2))
+    layer = make_multibit(nn.Linear(5, 3), 3, 2, "residual", "fit", SteSign(), quantizer)
+    layer.prune(2, 1)
+    x = torch.randn(4, 7, 5)
+    expected = layer.bias.clone()
+    for m in range(3):
+        for n, v in enumerate(activation_shifts(2)):
+            w = layer.weight[3 * m : 3 * (m + 1)]
+            expected = expected + layer.prune_mask[m, n] * layer.scale[m, n] * F.linear(hand_sign(x - v), w)
+    torch.testing.assert_close(layer(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_layer_with_one_operation_left_is_a_plain_binary_conv() -> None:
+    layer = multibit_conv(groups=2)
+    for op in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 2)]:
+        layer.prune(*op)
+    assert layer.alive == [(1, 1)] and layer.single_op == (1, 1)
+    x = torch.randn(2, 4, 7, 7)
+    v = activation_shifts(3)[1]
+    w = layer.weight[6:12]
+    conv = F.conv2d(hand_sign(x - v), w, None, layer.stride, layer.padding, groups=2)
+    torch.testing.assert_close(layer(x), layer.scale[1, 1] * conv + layer.bias.view(1, -1, 1, 1))
+    with pytest.raises(ValueError, match="last operation"):
+        layer.prune(1, 1)
+
+
+def test_residual_expansion_and_shifts() -> None:
+    w = torch.tensor([0.9, -0.3, 0.1, -1.2])
+    bases, alphas = residual_expansion(w, 2)
+    assert torch.equal(bases[0], torch.tensor([1.0, -1.0, 1.0, -1.0]))
+    assert alphas[0] == pytest.approx(0.625)  # mean |w|
+    residual = w - 0.625 * bases[0]  # [0.275, 0.325, -0.525, -0.575]
+    assert torch.equal(bases[1], torch.tensor([1.0, 1.0, -1.0, -1.0]))
+    assert alphas[1] == pytest.approx(float(residual.abs().mean()))
+    assert activation_shifts(1) == [0.0]
+    assert activation_shifts(3) == pytest.approx([-2 / 3, 0.0, 2 / 3])
+    # (1/N) sum_n sign(x - v_n) is the uniform 4-level quantizer of clip(x, -1, 1)
+    x = torch.tensor([-2.0, -0.5, 0.2, 0.9])
+    levels = ShiftedSign(activation_shifts(3))(x).mean(0)
+    assert torch.allclose(levels, torch.tensor([-1.0, -1 / 3, 1 / 3, 1.0]))
+
+
+def test_shifted_expansion_and_uniform_scales() -> None:
+    torch.manual_seed(3)
+    w = torch.randn(6, 4, 3, 3)
+    bases, alphas = shifted_expansion(w, 3)
+    assert bases.shape == (3, 6, 4, 3, 3) and set(torch.unique(bases).tolist()) <= {-1.0, 1.0}
+    assert torch.equal(bases[1], torch.where(w - w.mean() >= 0, 1.0, -1.0))  # u_2 = 0: ABC-Net's middle base
+    residual = w - torch.einsum("m,m...->...", alphas, bases)
+    # least squares: the residual is orthogonal to every base
+    assert torch.allclose((bases * residual).flatten(1).sum(1), torch.zeros(3), atol=1e-3)
+    conv = nn.Conv2d(4, 6, 3, bias=False)
+    layer = make_multibit(conv, 3, 2, "residual", "uniform", SteSign(), ShiftedSign(activation_shifts(2)))
+    assert torch.unique(layer.scale.detach()).numel() == 1
+    layer = make_multibit(conv, 3, 2, "residual", "fit", SteSign(), ShiftedSign(activation_shifts(2)))
+    alphas = residual_expansion(conv.weight, 3)[1]
+    torch.testing.assert_close(layer.scale.detach(), alphas.view(3, 1).expand(3, 2) / 2)
+
+
+# -- importance ----------------------------------------------------------------------------
+def test_importance_closed_form() -> None:
+    state = {
+        "exp_avg": torch.tensor([0.5]),
+        "exp_avg_sq": torch.tensor([0.16]),
+        "max_exp_avg_sq": torch.tensor([0.25]),
+    }
+    g = torch.tensor([2.0])
+    assert importance(g, state, 1.0, "max_exp_avg_sq").item() == pytest.approx(-1.0 + 0.5)
+    assert importance(g, state, 2.0, "exp_avg_sq").item() == pytest.approx(-2.0 + 0.32)
+    assert importance(g, state, 1.0, "sqrt_max_exp_avg_sq").item() == pytest.approx(-1.0 + 1.0)
+    assert importance(g, {}, 1.0, "max_exp_avg_sq").item() == 0.0  # before AMSGrad's first step
+
+
+@pytest.mark.parametrize("moment", ["max_exp_avg_sq", "exp_avg_sq"])
+def test_importance_matches_the_formula_from_amsgrads_state(moment: str) -> None:
+    model, method, optimizers = make(kappa=0.7, moment=moment)
+    method.setup(1000, torch.device("cpu"))  # no pruning during these steps
+    train(model, method, optimizers, 0, 4)
+    for layer, f in zip(method.layers, method.importance_scores(), strict=True):
+        st = method.amsgrad.state[layer.scale]
+        assert int(st["step"]) == 4
+        u, v, gamma = st["exp_avg"], st[moment], layer.scale.detach()
+        assert u.abs().sum() > 0
+        torch.testing.assert_close(f, -0.7 * u * gamma + 0.5 * v * gamma**2)
+
+
+# -- the schedule and the choice --------------------------------------------------------------
+def test_schedule_reaches_one_operation_per_layer_by_prune_end() -> None:
+    assert prune_window(100, 0.2, 0.8) == (20, 80)
+    assert prune_window(3, 0.9, 1.0) == (2, 3)  # never empty
+    targets = [pruned_target(s, (20, 80), 24) for s in range(100)]
+    assert targets[19] == 0 and targets[79] == 24 and targets[-1] == 24
+    assert all(b - a in (0, 1) for a, b in zip(targets, targets[1:], strict=False))
+    assert [s for s in range(1, 100) if targets[s] > targets[s - 1]][:3] == [22, 24, 27]  # every 2.5 steps
+    assert [pruned_target(s, (2, 4), 10) for s in range(6)] == [0, 0, 5, 10, 10, 10]  # several per step
+
+
+def test_pruning_never_removes_a_layers_last_operation() -> None:
+    alive = torch.ones(3, 4)
+    scores = torch.tensor([[-9.0, -8.0, -7.0, -6.0], [1.0, 2.0, 3.0, 4.0], [5.0, 0.0, 6.0, 7.0]])
+    chosen = choose_prunes(alive, 20, scores, None)  # more than there is to prune
+    assert len(chosen) == 9
+    assert chosen[:3] == [(0, 0), (0, 1), (0, 2)]  # the least important, layer 0 ...
+    assert chosen[3] == (2, 1)  # ... but never its last operation
+    left = alive.clone()
+    for layer, op in chosen:
+        left[layer, op] = 0
+    assert left.sum(1).tolist() == [1.0, 1.0, 1.0]
+    assert left[0, 3] == 1 and left[1, 3] == 1 and left[2, 3] == 1  # each layer's most important
+
+
+def test_random_choice_is_uniform_over_valid_candidates_and_seeded() -> None:
+    alive = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])  # layer 0 has one left: not a candidate
+    first = choose_prunes(alive, 1, None, torch.Generator().manual_seed(0))
+    assert first[0][0] == 1
+    counts = torch.zeros(3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(600):
+        counts[choose_prunes(alive, 1, None, g)[0][1]] += 1
+    assert counts.min() > 150
+    a = choose_prunes(torch.ones(4, 9), 32, None, torch.Generator().manual_seed(5))
+    b = choose_prunes(torch.ones(4, 9), 32, None, torch.Generator().manual_seed(5))
+    assert a == b
+
+
+# -- training runs -------------------------------------------------------------------------
+def test_after_prune_end_every_layer_is_one_binary_conv_and_evaluation_is_a_plain_bnn() -> None:
+    model, method, optimizers = make(**WINDOW)
+    assert method.window == (3, 9) and method.total_prunes == 3 * 8
+    for step in range(T):
+        train(model, method, optimizers, step, step + 1)
+        assert method.pruned == pruned_target(step, method.window, method.total_prunes)
+        assert all(len(layer.alive) >= 1 for layer in method.layers)
+    assert [len(layer.alive) for layer in method.layers] == [1, 1, 1]
+    assert not method.as_trained_differs
+    assert method.epoch_metrics()["ops_total_left"] == 3.0
+    x = batch(seed=99)[0]
+    model.eval()
+    seen = {}
+    hooks = [
+        layer.register_forward_hook(lambda mod, i, o, k=k: seen.__setitem__(k, (i[0], o)))
+        for k, layer in enumerate(method.layers)
+    ]
+    with torch.no_grad(), method.evaluating("binary", epoch=1):
+        binary_logits = model(x)
+    for k, layer in enumerate(method.layers):
+        (m, n), (inp, out) = layer.alive[0], seen[k]
+        v = activation_shifts(3)[n]
+        w = layer.weight[m * layer.out_channels : (m + 1) * layer.out_channels]
+        assert set(torch.unique(w).tolist()) <= {-1.0, 1.0}
+        expected = layer.scale[m, n] * F.conv2d(hand_sign(inp - v), w, None, layer.stride, layer.padding)
+        torch.testing.assert_close(out, expected)
+    for h in hooks:
+        h.remove()
+    with torch.no_grad(), method.evaluating("as_trained", epoch=1):
+        assert torch.equal(model(x), binary_logits)
+
+
+def test_binary_evaluation_keeps_each_layers_most_important_operation() -> None:
+    model, method, optimizers = make(**WINDOW)
+    train(model, method, optimizers, 0, 5)
+    assert 0 < method.pruned < method.total_prunes and method.as_trained_differs
+    scores = method.importance_scores()
+    with method.evaluating("binary", epoch=1):
+        forced = [layer.forced_op for layer in method.layers]
+    for layer, f, op in zip(method.layers, scores, forced, strict=True):
+        best = max(layer.alive, key=lambda mn: float(f[mn]))
+        assert op == best
+        assert layer.forced_op is None  # restored after evaluation
+
+
+def test_random_criterion_prunes_a_different_valid_set_and_predicts_its_final_bnn() -> None:
+    masks = {}
+    for criterion in ("importance", "random"):
+        model, method, optimizers = make(criterion=criterion, **WINDOW)
+        train(model, method, optimizers, 0, 6)
+        masks[criterion] = torch.stack([layer.prune_mask.clone() for layer in method.layers])
+        assert method.pruned == pruned_target(5, method.window, method.total_prunes)
+        assert all(len(layer.alive) >= 1 for layer in method.layers)
+        if criterion == "random":
+            predicted = method.survivors()
+            train(model, method, optimizers, 6, T)
+            assert [layer.alive for layer in method.layers] == [[op] for op in predicted]
+    assert masks["importance"].sum() == masks["random"].sum()
+    assert not torch.equal(masks["importance"], masks["random"])
+
+
+def test_one_weight_and_one_activation_base_trains_without_pruning() -> None:
+    model, method, optimizers = make(weight_bases=1, act_bases=1)
+    assert method.total_prunes == 0 and not method.as_trained_differs
+    x, y = batch(n=32, seed=1)
+    for step in range(30):
+        method.before_forward(step)
+        loss = F.cross_entropy(model(x), y)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for opt in optimizers:
+            opt.step()
+        method.after_step(step)
+        if step == 0:
+            first = loss.item()
+    assert loss.item() < first
+    for layer in method.layers:
+        assert layer.alive == [(0, 0)] and set(torch.unique(layer.weight).tolist()) <= {-1.0, 1.0}
+
+
+def test_each_optimizer_owns_exactly_its_parameters_and_each_gets_gradients() -> None:
+    model, method, optimizers = make(gamma=1.0, threshold=0.0)
+    recipe, bop, amsgrad = optimizers
+    owned = [{id(p) for g in opt.param_groups for p in g["params"]} for opt in optimizers]
+    bases = {id(layer.weight) for layer in method.layers}
+    scales = {id(layer.scale) for layer in method.layers}
+    assert owned[1] == bases and owned[2] == scales
+    assert owned[0] == {id(p) for p in model.parameters()} - bases - scales
+    assert amsgrad.defaults["amsgrad"] and isinstance(recipe, torch.optim.SGD)
+    before = {id(p): p.detach().clone() for p in model.parameters()}
+    x, y = batch()
+    F.cross_entropy(model(x), y).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    for opt in optimizers:
+        opt.step()
+    method.after_step(0)
+    for opt in optimizers:  # every optimizer moved what it owns
+        assert any(not torch.equal(p, before[id(p)]) for g in opt.param_groups for p in g["params"])
+    for layer in method.layers:
+        assert set(torch.unique(layer.weight).tolist()) <= {-1.0, 1.0}
+
+
+def test_bwn_keeps_float_activations_and_prunes_weight_bases() -> None:
+    model, method, optimizers = make(regime="bwn", **WINDOW)
+    assert method.ops_per_layer == 3 and method.total_prunes == 6
+    assert any(isinstance(m, nn.ReLU) for m in model.modules())
+    assert all(layer.binarizes_weight and not layer.binarizes_input for layer in method.layers)
+    train(model, method, optimizers, 0, T)
+    assert [layer.alive[0][1] for layer in method.layers] == [0, 0, 0]
+    assert [len(layer.alive) for layer in method.layers] == [1, 1, 1]
+
+
+def test_metrics_report_operations_left_per_layer_and_overall() -> None:
+    model, method, optimizers = make(**WINDOW)
+    train(model, method, optimizers, 0, 5)
+    rows = method.layer_metrics()
+    assert [list(r)[:2] for r in rows] == [["order", "name"]] * 3
+    assert [r["ops_left"] for r in rows] == [len(layer.alive) for layer in method.layers]
+    assert all({"weight_bits", "act_bits", "never_flipped", "flip_ratio"} <= set(r) for r in rows)
+    metrics = method.epoch_metrics()
+    assert metrics["ops_total_left"] == 27 - method.pruned
+    assert metrics["ops_left"] == pytest.approx(metrics["ops_total_left"] / 3)
+    assert "flip_ratio" in metrics
+
+
+def test_config_validation_names_the_key() -> None:
+    with pytest.raises(ConfigError, match="prune_start"):
+        methods.build_method("pabt", {"prune_start": 0.9, "prune_end": 0.5}, "bnn", 0)
+    with pytest.raises(ConfigError, match="weight_bases"):
+        methods.build_method("pabt", {"weight_bases": 0}, "bnn", 0)
+    with pytest.raises(ConfigError, match="criterion"):
+        methods.build_method("pabt", {"criterion": "magnitude"}, "bnn", 0)
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+@pytest.mark.parametrize("criterion", ["importance", "random"])
+def test_checkpoint_resumes_pruning_and_generator_bit_for_bit(criterion: str) -> None:
+    k = 5  # inside the pruning window [3, 9)
+    model, method, optimizers = make(criterion=criterion, **WINDOW)
+    train(model, method, optimizers, 0, T)
+    reference = {n: t.clone() for n, t in model.state_dict().items()}
+
+    model, method, optimizers = make(criterion=criterion, **WINDOW)
+    train(model, method, optimizers, 0, k)
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizers": [opt.state_dict() for opt in optimizers],
+            "method": method.state_dict(),
+        },
+        buffer,
+    )
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
+    model, method, optimizers = make(criterion=criterion, **WINDOW)
+    model.load_state_dict(saved["model"])
+    for opt, state in zip(optimizers, saved["optimizers"], strict=True):
+        opt.load_state_dict(state)
+    method.load_state_dict(saved["method"])
+    assert method.pruned == pruned_target(k - 1, method.window, method.total_prunes) > 0
+    train(model, method, optimizers, k, T)
+    resumed = model.state_dict()
+    assert resumed.keys() == reference.keys()
+    for name, tensor in reference.items():
+        assert torch.equal(resumed[name], tensor), name
+
+
+def test_method_state_refuses_a_model_whose_masks_do_not_match() -> None:
+    model, method, optimizers = make(**WINDOW)
+    train(model, method, optimizers, 0, 5)
+    state = method.state_dict()
+    _, fresh, _ = make(**WINDOW)  # masks not loaded: nothing pruned
+    with pytest.raises(ValueError, match="load the model's state dict before"):
+        fresh.load_state_dict(state)
