@@ -289,7 +289,9 @@ def add_bench(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--steps", type=int, default=30, help="timed steps per method")
-    p.add_argument("--methods", nargs="+", default=["ste", "stompp", "fp"])
+    p.add_argument(
+        "--methods", nargs="+", default=None, help="methods to time (default: every registered method)"
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_bench)

@@ -39,29 +39,24 @@ class Recipe:
 
     def __post_init__(self) -> None:
         checks = [
+            ("optimizer", self.optimizer in OPTIMIZERS, f"must be one of {', '.join(OPTIMIZERS)}"),
+            ("schedule", self.schedule in LR_SCHEDULES, f"must be one of {', '.join(LR_SCHEDULES)}"),
+            ("lr", self.lr > 0, "must be > 0"),
+            ("epochs", self.epochs >= 1, "must be >= 1"),
+            ("batch_size", self.batch_size >= 1, "must be >= 1"),
+            ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
+            ("momentum", 0 <= self.momentum < 1, "must be in [0, 1)"),
+            ("step_every", self.step_every >= 0, "must be >= 0 (epochs between decays)"),
             (
-                self.optimizer in OPTIMIZERS,
-                f"recipe.optimizer must be one of {', '.join(OPTIMIZERS)}",
-            ),
-            (
-                self.schedule in LR_SCHEDULES,
-                f"recipe.schedule must be one of {', '.join(LR_SCHEDULES)}",
-            ),
-            (self.lr > 0, "recipe.lr must be > 0"),
-            (self.epochs >= 1, "recipe.epochs must be >= 1"),
-            (self.batch_size >= 1, "recipe.batch_size must be >= 1"),
-            (self.weight_decay >= 0, "recipe.weight_decay must be >= 0"),
-            (0 <= self.momentum < 1, "recipe.momentum must be in [0, 1)"),
-            (self.step_every >= 0, "recipe.step_every must be >= 0 (epochs between decays)"),
-            (
+                "step_every",
                 self.schedule != "step" or self.step_every >= 1,
-                "recipe.schedule 'step' needs recipe.step_every >= 1 (epochs between decays)",
+                "must be >= 1 (epochs between decays) with recipe.schedule 'step'",
             ),
-            (0 < self.step_factor <= 1, "recipe.step_factor must be in (0, 1]"),
+            ("step_factor", 0 < self.step_factor <= 1, "must be in (0, 1]"),
         ]
-        for ok, message in checks:
+        for key, ok, rule in checks:
             if not ok:
-                raise ConfigError(message)
+                raise ConfigError(f"recipe.{key}={getattr(self, key)!r} {rule}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Recipe:

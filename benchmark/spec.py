@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import methods
+from benchmark.data import DATASETS
 from benchmark.errors import UserError
+from benchmark.models import ARCHS
 from benchmark.recipe import Recipe
+from methods.config import ConfigError
 
-NAME_RE = re.compile(r"^[a-z0-9_.-]+$")
+# A run-identity component is a directory name: no separators, no "." or "..", no spaces or
+# upper case (paths must mean the same on case-insensitive file systems), no leading "-".
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+NAME_RULE = "lower-case letters, digits, '_', '.' and '-', starting with a letter or digit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,15 +47,15 @@ class RunSpec:
         if not self.variant:
             object.__setattr__(self, "variant", self.method)
         for key in ("dataset", "arch", "method", "regime", "variant", "ordering"):
-            value = getattr(self, key)
-            if not NAME_RE.match(value):
-                raise UserError(f"{key} '{value}' may contain only lower-case letters, digits and _ . -")
-        if not NAME_RE.match(self.recipe.name):
-            raise UserError(f"recipe name '{self.recipe.name}' may contain only [a-z0-9_.-]")
+            check_name(key, getattr(self, key))
+        check_name("recipe", self.recipe.name)
         if self.width <= 0:
-            raise UserError(f"width={self.width} must be > 0")
+            raise UserError(f"width={self.width} must be > 0 (1 = the paper's widths)")
         if self.seed < 0:
             raise UserError(f"seed={self.seed} must be >= 0")
+        DATASETS.get(self.dataset)
+        ARCHS.get(self.arch)
+        check_method(self.method, self.method_overrides, self.regime, self.ordering)
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -82,3 +90,31 @@ class RunSpec:
             i["ordering"],
             f"seed{i['seed']}",
         )
+
+
+def check_name(key: str, value: str) -> None:
+    """Refuse a run-identity component that is not a plain directory name (see NAME_RE)."""
+    if not NAME_RE.match(value):
+        suggestion = re.sub(r"[^a-z0-9_.-]+", "_", value.lower()).lstrip("_.-") or "run1"
+        raise UserError(
+            f"{key} '{value}' cannot name a run directory: use only {NAME_RULE} (for example '{suggestion}')"
+        )
+
+
+def check_method(method: str, overrides: Mapping[str, Any], regime: str, ordering: str = "none") -> None:
+    """Refuse, before any data is read, an unknown method (``UnknownNameError`` listing the
+    valid ones), a regime the method does not run in, or hyperparameters its config rejects
+    (``UserError`` naming the key)."""
+    cls = methods.get_method(method)
+    if regime not in cls.regimes:
+        raise UserError(
+            f"method '{method}' runs in regime(s) {', '.join(cls.regimes)}, not '{regime}'; "
+            f"use regime {cls.regimes[0]}"
+        )
+    values = dict(overrides)
+    if cls.has_ordering and ordering != "none":
+        values["ordering"] = ordering
+    try:
+        cls.config_class.from_dict(values)
+    except ConfigError as err:
+        raise UserError(f"method '{method}': {err}") from None

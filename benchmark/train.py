@@ -114,7 +114,6 @@ def train(
     method.setup(total_steps, device)
     config = {**spec.to_dict(), "method_config": method.config.to_dict()}
     config_hash = records.config_hash(config)
-    records.write_json(out_dir / "config.json", {**config, "config_hash": config_hash})
 
     s = Session(
         spec,
@@ -134,6 +133,8 @@ def train(
         run = restore(s, checkpoint.load(ckpt_path, config_hash))
         s.progress.advance_to(run.step)
         s.progress.log(f"resumed from {ckpt_path} at step {run.step}")
+    # written once a checkpoint (if any) was accepted: a refused resume leaves the old config
+    records.write_json(out_dir / "config.json", {**config, "config_hash": config_hash})
     saver = Saver(ckpt_path, policy, lambda: snapshot(s, run, config_hash))
 
     status, s.run_start = "ok", time.monotonic()
