@@ -79,7 +79,9 @@ def measure(configfile: Path, repeats: int = 3) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--configfile", type=Path, default=ROOT / "workflows" / "config" / "paper.yaml")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 import methods
-
 from benchmark.cli import main
 from tests.cifar_files import write_cifar10
 
