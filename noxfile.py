@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``smoke``, ``bench``, ``paper``.
+"""Developer sessions: ``nox -s tests``, ``lint``, ``smoke``, ``bench``, ``paper``, ``slurm``.
 
 Every session runs in the environment nox itself runs in (``venv_backend="none"``): torch
 and friends are installed once, by the README's install command, not once per session.
@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nox
@@ -22,8 +23,14 @@ SMOKE_CONFIG = ROOT / "workflows" / "config" / "smoke.yaml"
 SMOKE_TARGETS = (
     "results/table_depth_scaling.csv",
     "results/table_ordering.csv",
+    "results/table_peers.csv",
+    "results/table_ovsw.csv",
+    "results/table_bop.csv",
+    "results/table_pabt.csv",
     "results/fig_trajectories.pdf",
     "results/fig_trajectories.png",
+    "results/fig_silent_weights.pdf",
+    "results/fig_silent_weights.png",
     "results/regression_report.csv",
     "results/regression_report.md",
 )
@@ -117,4 +124,120 @@ def _snakemake(workdir: Path, configfile: Path) -> tuple[str, ...]:
         str(workdir),
         "--configfile",
         str(configfile),
+    )
+
+
+# -- SLURM: the smoke grid through workflows/profiles/slurm on a throwaway local cluster --
+
+SLURM_PROFILE = ROOT / "workflows" / "profiles" / "slurm"
+SLURM_PACKAGES = ("slurm-wlm", "munge")
+
+
+@nox.session(venv_backend="none")
+def slurm(session: nox.Session) -> None:
+    """The smoke grid on a one-node SLURM cluster through the SLURM profile, then a requeue.
+
+    Starts munged, slurmctld and slurmd in a temporary directory (``tests/local_slurm.py``;
+    installs the Debian packages first if they are missing and apt-get can), runs ``all``
+    on the smoke config with ``--profile workflows/profiles/slurm`` and checks every target
+    and that every run is ``ok``. Then the requeue test: the grid again in a fresh
+    directory, checkpointing every step; one running ``train`` job is requeued with
+    ``scontrol requeue``; the seconds until it trains again are printed and its records
+    must equal the uninterrupted run's (``tests/slurm_checks.py``). The daemons are always
+    stopped. ``-- --keep`` keeps the temporary directory.
+    """
+    _require_bnnbench(session)
+    local_slurm = _require_slurm(session)
+    keep = "--keep" in session.posargs
+    base = Path(tempfile.mkdtemp(prefix="bnnbench-slurm-"))
+    began = time.monotonic()
+    try:
+        # a requeued job is held for cred_expire + 1 s (SLURM's default: 121 s)
+        cluster = local_slurm.start(base / "cluster", cred_expire=10)
+        session.log(
+            f"SLURM node {cluster.node.name} ({cluster.node.cpus} CPUs, {cluster.node.memory_mb} MiB) "
+            f"idle {cluster.seconds_to_idle:.1f} s after start; daemons {cluster.pids}"
+        )
+        session.env.update(cluster.environment())
+        grid_dir, requeue_dir = base / "grid", base / "requeue"
+        session.run(*_slurm_snakemake(grid_dir, SMOKE_CONFIG), "all")
+        session.run("python", "-m", "tests.slurm_checks", "grid", str(grid_dir), str(SMOKE_CONFIG))
+        every_step = base / "checkpoint_every_step.yaml"
+        every_step.write_text("checkpoint: {seconds: 0, steps: 1}\n")
+        configs = (SMOKE_CONFIG, every_step)
+        session.run(
+            "python",
+            "-m",
+            "tests.slurm_checks",
+            "requeue",
+            "--workdir",
+            str(requeue_dir),
+            "--reference",
+            str(grid_dir),
+            "--configfiles",
+            *map(str, configs),
+            "--",
+            *_slurm_snakemake(requeue_dir, *configs),
+            "all",
+        )
+        session.log(f"slurm OK in {time.monotonic() - began:.0f} s ({base})")
+    finally:
+        stopped = local_slurm.stop(base / "cluster")
+        session.log(f"stopped {', '.join(stopped) or 'no daemon'}")
+        if keep:
+            session.log(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def _require_slurm(session: nox.Session):
+    """``tests.local_slurm``, once SLURM and munge are installed; skip (saying why) if they cannot be."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests import local_slurm
+
+    if local_slurm.missing_programs() and shutil.which("apt-get") and os.geteuid() == 0:
+        session.log(f"installing {' '.join(SLURM_PACKAGES)} with apt-get")
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            session.run("apt-get", "update", "-qq", external=True, env=env)
+            session.run(
+                "apt-get",
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                *SLURM_PACKAGES,
+                external=True,
+                env=env,
+            )
+        except nox.command.CommandFailed:
+            pass  # reported just below
+    missing = local_slurm.missing_programs()
+    if missing:
+        session.skip(
+            f"SLURM is not installed and could not be installed here (missing {', '.join(missing)}; "
+            f"needs root and apt-get: apt-get install -y {' '.join(SLURM_PACKAGES)})"
+        )
+    return local_slurm
+
+
+def _slurm_snakemake(workdir: Path, *configfiles: Path) -> tuple[str, ...]:
+    """A snakemake command that runs the workflow through the SLURM profile in ``workdir``.
+
+    The smoke config replaces the profile's paper config; status checks start after 5 s
+    (the plugin's default of 40 s suits real clusters, not seconds-long smoke runs).
+    """
+    return (
+        "snakemake",
+        "--profile",
+        str(SLURM_PROFILE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        *map(str, configfiles),
+        "--slurm-init-seconds-before-status-checks",
+        "5",
     )

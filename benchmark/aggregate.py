@@ -10,6 +10,11 @@ identity is then read from the run-directory layout
 ``<recipe>/<dataset>/<arch>/<regime>/<variant>/<ordering>/seed<k>/result.json``.
 A diverged run is a result: it counts in n with its recorded (chance-level) accuracy and
 is also counted in ``n_diverged``.
+
+Sign-flip statistics (``never_flipped``, ``flip_ratio``, percent; ``methods.flips``) come from
+the runs' ``metrics.csv`` (all binary weights) and ``layers.csv`` (per layer); the *last*
+binary layer is the one with the highest ``order`` (execution order), e.g. ResNet-18's
+``layer4.1.conv2``, the layer of OvSW's Figure 1.
 """
 
 from __future__ import annotations
@@ -35,11 +40,12 @@ RESULT_FIELDS = [
     "train_acc",
     "epochs",
     "wall_seconds",
+    "steps_per_second",
     "config_hash",
 ]
 RUN_COLUMNS = [*IDENTITY, "method", "complete", *RESULT_FIELDS, "git", "path"]
 NUMERIC = ["num_classes", "chance_acc", "test_acc", "test_acc_as_trained", "train_acc"]
-NUMERIC += ["epochs", "wall_seconds"]
+NUMERIC += ["epochs", "wall_seconds", "steps_per_second"]
 FINISHED = ("ok", "diverged")
 TRAJECTORY_COLUMNS = [
     "dataset",
@@ -55,6 +61,22 @@ TRAJECTORY_COLUMNS = [
     "epochs",
     "status",
 ]
+FLIP_COLUMNS = ["never_flipped", "never_flipped_last", "last_layer"]
+SILENT_COLUMNS = [
+    "recipe",
+    "dataset",
+    "arch",
+    "regime",
+    "variant",
+    "ordering",
+    "seed",
+    "epoch",
+    "scope",
+    "layer",
+    "never_flipped",
+    "flip_ratio",
+]
+SCOPE_ALL, SCOPE_LAST = "all binary layers", "last binary layer"
 _SEED = re.compile(r"^seed(\d+)$")
 
 
@@ -124,7 +146,95 @@ def read_trajectories(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def read_flip_curves(run_dir: Path) -> pd.DataFrame:
+    """Per-epoch never-flipped share over all binary weights and in the last binary layer.
+
+    Long form (columns ``epoch, scope, layer, never_flipped, flip_ratio``); empty when the run
+    records no flip statistics (full precision, or a run from before they existed).
+    """
+    run_dir = Path(run_dir)
+    frames = []
+    metrics_path, layers_path = run_dir / "metrics.csv", run_dir / "layers.csv"
+    if metrics_path.exists():
+        metrics = pd.read_csv(metrics_path)
+        if "never_flipped" in metrics:
+            frames.append(overall_flips(metrics))
+    if layers_path.exists():
+        layers = pd.read_csv(layers_path)
+        if {"order", "name", "never_flipped"} <= set(layers.columns):
+            frames.append(last_layer_flips(layers))
+    columns = ["epoch", "scope", "layer", "never_flipped", "flip_ratio"]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def with_flip_metrics(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` plus the final epoch's ``never_flipped`` (all binary weights),
+    ``never_flipped_last`` and ``last_layer`` of each complete run (NaN where not recorded)."""
+    rows = []
+    for run in runs.itertuples(index=False):
+        rows.append(final_flips(read_flip_curves(Path(run.path).parent)) if run.complete else {})
+    finals = pd.DataFrame(rows, columns=FLIP_COLUMNS, index=runs.index)
+    out = runs.drop(columns=[c for c in FLIP_COLUMNS if c in runs.columns]).join(finals)
+    out[FLIP_COLUMNS[:2]] = out[FLIP_COLUMNS[:2]].astype(float)
+    return out
+
+
+def read_silent_weights(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long-form never-flipped curves (SILENT_COLUMNS) of the complete runs."""
+    frames = []
+    for run in runs[runs["complete"]].itertuples(index=False):
+        curves = read_flip_curves(Path(run.path).parent)
+        if curves.empty:
+            continue
+        for key in ("recipe", "dataset", "arch", "regime", "variant", "ordering", "seed"):
+            curves[key] = getattr(run, key)
+        frames.append(curves[SILENT_COLUMNS])
+    if not frames:
+        return pd.DataFrame(columns=SILENT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
 # --------------------------------------------------------------------------- pure functions
+
+
+def overall_flips(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The all-binary-weights rows of a flip curve, from ``metrics.csv``."""
+    return pd.DataFrame(
+        {
+            "epoch": metrics["epoch"].astype(int),
+            "scope": SCOPE_ALL,
+            "layer": "",
+            "never_flipped": metrics["never_flipped"].astype(float),
+            "flip_ratio": metrics.get("flip_ratio", pd.Series(np.nan, index=metrics.index)).astype(float),
+        }
+    )
+
+
+def last_layer_flips(layers: pd.DataFrame) -> pd.DataFrame:
+    """The last-binary-layer rows of a flip curve, from ``layers.csv`` (highest ``order``)."""
+    last = layers[layers["order"] == layers["order"].max()]
+    return pd.DataFrame(
+        {
+            "epoch": last["epoch"].astype(int),
+            "scope": SCOPE_LAST,
+            "layer": last["name"].astype(str),
+            "never_flipped": last["never_flipped"].astype(float),
+            "flip_ratio": last.get("flip_ratio", pd.Series(np.nan, index=last.index)).astype(float),
+        }
+    ).reset_index(drop=True)
+
+
+def final_flips(curves: pd.DataFrame) -> dict:
+    """The last epoch's never-flipped shares (all, last layer) and the last layer's name."""
+    out = {"never_flipped": np.nan, "never_flipped_last": np.nan, "last_layer": None}
+    for scope, key in ((SCOPE_ALL, "never_flipped"), (SCOPE_LAST, "never_flipped_last")):
+        rows = curves[curves["scope"] == scope].sort_values("epoch")
+        if not rows.empty:
+            out[key] = float(rows["never_flipped"].iloc[-1])
+            if scope == SCOPE_LAST:
+                out["last_layer"] = str(rows["layer"].iloc[-1])
+    return out
 
 
 def normalize_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -171,22 +281,24 @@ def chance_by_dataset(runs: pd.DataFrame) -> dict[str, float]:
     return done.groupby("dataset")["chance_acc"].first().to_dict()
 
 
-def cell_summary(runs: pd.DataFrame, value: str = "test_acc") -> pd.DataFrame:
-    """One row per cell (CELL_KEYS): recipe, n, mean, std, ci_low, ci_high, n_diverged,
-    n_missing, chance_acc. Incomplete runs never enter the statistics; a cell with no
-    finished run has n = 0 and NaN statistics (NOT RUN)."""
+def cell_summary(runs: pd.DataFrame, value: str = "test_acc", keys: list[str] | None = None) -> pd.DataFrame:
+    """One row per cell (``keys``, default CELL_KEYS): recipe, n, mean, std, ci_low, ci_high,
+    n_diverged, n_missing, chance_acc. Incomplete runs never enter the statistics; a cell with
+    no finished run has n = 0 and NaN statistics (NOT RUN). Tables that mix recipes pass
+    ``keys`` with ``recipe`` in them."""
+    keys = keys or CELL_KEYS
     chance = chance_by_dataset(runs)
     rows = []
-    for key, cell in runs.groupby(CELL_KEYS, sort=False, dropna=False):
+    for key, cell in runs.groupby(keys, sort=False, dropna=False):
         done = cell[cell["complete"]]
         s = stats.summarize(done[value].to_list())
-        row = dict(zip(CELL_KEYS, key, strict=True))
+        row = dict(zip(keys, key, strict=True))
         row |= {"recipe": cell["recipe"].iloc[0], "n": s.n, "mean": s.mean, "std": s.std}
         row |= {"ci_low": s.ci_low, "ci_high": s.ci_high}
         row["n_diverged"] = int((done["status"] == "diverged").sum())
         row["n_missing"] = int((~cell["complete"]).sum())
         row["chance_acc"] = chance.get(row["dataset"], np.nan)
         rows.append(row)
-    columns = [*CELL_KEYS, "recipe", "n", "mean", "std", "ci_low", "ci_high"]
-    columns += ["n_diverged", "n_missing", "chance_acc"]
+    columns = [*keys, *(["recipe"] if "recipe" not in keys else [])]
+    columns += ["n", "mean", "std", "ci_low", "ci_high", "n_diverged", "n_missing", "chance_acc"]
     return pd.DataFrame(rows, columns=columns)

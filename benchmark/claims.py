@@ -13,9 +13,17 @@ verdicts come from 95% Welch intervals:
 - a conjunction FAILS if any part fails, HOLDS if all hold, is NOT RUN if any part is
   not run (a cell missing or with n = 0), and INCONCLUSIVE otherwise.
 
+- ``a / b >= r`` (a ratio of two cells' means, for "an order of magnitude"): the ratio's
+  interval is bounded conservatively by the two cells' 95% t-intervals,
+  [low_a / high_b, high_a / low_b]; HOLDS when its lower end is >= r, FAILS when its upper
+  end is < r, INCONCLUSIVE otherwise.
+
 Checks (``check:`` in the YAML):
 ``gain_grows_with_depth`` (S1), ``collapse`` (S2), ``order_insensitive`` (S3),
-``global_freezing`` (S4), ``ranking`` (S5), ``sawtooth`` (S6).
+``global_freezing`` (S4), ``ranking`` (S5), ``sawtooth`` (S6) on the StoMPP tables;
+``silent_weights`` (O1), ``components`` (O2), ``convergence`` (O3), ``at_least`` (B1) and
+``beats`` (P1, P2) on the peers' own tables (``table`` names which), scoped per
+recipe/dataset/arch.
 """
 
 from __future__ import annotations
@@ -101,6 +109,13 @@ class Tables:
     depth_scaling: pd.DataFrame | None = None
     ordering: pd.DataFrame | None = None
     trajectories: pd.DataFrame | None = None
+    peers: pd.DataFrame | None = None
+    ovsw: pd.DataFrame | None = None
+    bop: pd.DataFrame | None = None
+    pabt: pd.DataFrame | None = None
+
+
+TABLE_NAMES = tuple(f.name for f in dataclasses.fields(Tables))
 
 
 def _label(row: pd.Series) -> str:
@@ -480,6 +495,258 @@ def check_sawtooth(p: Sawtooth, t: Tables) -> list[Outcome]:
     return outcomes
 
 
+# --------------------------------------------------------------------------- peer tables
+
+
+def ratio_at_least(
+    num: tuple[float, float], den: tuple[float, float], ratio: float
+) -> tuple[str, float, float]:
+    """Verdict on "a / b >= ratio" from the intervals ``num`` of a and ``den`` of b (both
+    non-negative quantities), with the conservative bounds [low_a / high_b, high_a / low_b]."""
+    values = (*num, *den)
+    if not all(math.isfinite(v) for v in values):
+        return INCONCLUSIVE, NAN, NAN
+    (a_low, a_high), (b_low, b_high) = num, den
+    low = a_low / b_high if b_high > 0 else (math.inf if a_low > 0 else 0.0)
+    high = a_high / b_low if b_low > 0 else (math.inf if a_high > 0 else 0.0)
+    if low >= ratio:
+        return HOLDS, low, high
+    return (FAILS if high < ratio else INCONCLUSIVE), low, high
+
+
+def peer_cell(table: pd.DataFrame, recipe: str, dataset: str, arch: str, regime: str, variant: str):
+    """The row of one cell of a peer table (ordering forward or none), or None."""
+    match = table[
+        (table["recipe"] == recipe)
+        & (table["dataset"] == dataset)
+        & (table["arch"] == arch)
+        & (table["regime"] == regime)
+        & (table["variant"] == variant)
+        & table["ordering"].isin(["forward", "none"])
+    ]
+    return None if match.empty else match.iloc[0]
+
+
+def peer_scopes(table: pd.DataFrame, regime: str, variants: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(recipe, dataset, arch) scopes of a peer table that have a row for every variant."""
+    variants = list(variants)
+    rows = table[(table["regime"] == regime) & table["variant"].isin(variants)]
+    found = []
+    for key, group in rows.groupby(["recipe", "dataset", "arch"], sort=False):
+        if set(variants) <= set(group["variant"]):
+            found.append(tuple(str(k) for k in key))
+    return found
+
+
+def _peer_table(t: Tables, name: str) -> pd.DataFrame | None:
+    return getattr(t, name)
+
+
+def _share_text(row: pd.Series, column: str) -> str:
+    low, high = row[f"{column}_ci_low"], row[f"{column}_ci_high"]
+    interval = f" [{low:.2f}, {high:.2f}]" if math.isfinite(low) else " [interval undefined: n<2]"
+    return f"{row['variant']} {row[column]:.2f}%{interval}"
+
+
+def share_above(row: pd.Series | None, column: str, threshold: float, what: str) -> Part:
+    """Part for "the cell's mean never-flipped share (``column``) exceeds threshold"."""
+    if row is None or row["n"] == 0 or not math.isfinite(row[column]):
+        return Part(NOT_RUN, f"NOT RUN: no flip statistics for {what}")
+    verdict = greater(row[f"{column}_ci_low"], row[f"{column}_ci_high"], threshold)
+    text = f"{what}: {_share_text(row, column)} vs > {threshold:g}%: {verdict}"
+    return Part(verdict, text, row[column], row[f"{column}_ci_low"], row[f"{column}_ci_high"], int(row["n"]))
+
+
+def share_ratio(a: pd.Series | None, b: pd.Series | None, column: str, ratio: float, what: str) -> Part:
+    """Part for "mean share of a / mean share of b >= ratio" (see :func:`ratio_at_least`)."""
+    for row in (a, b):
+        if row is None or row["n"] == 0 or not math.isfinite(row[column]):
+            return Part(NOT_RUN, f"NOT RUN: no flip statistics for {what}")
+    num = (a[f"{column}_ci_low"], a[f"{column}_ci_high"])
+    den = (b[f"{column}_ci_low"], b[f"{column}_ci_high"])
+    verdict, low, high = ratio_at_least(num, den, ratio)
+    estimate = a[column] / b[column] if b[column] > 0 else math.inf
+    bounds = f"[{low:.2f}, {high:.2f}]" if math.isfinite(low) else "[interval undefined: n<2]"
+    text = (
+        f"{what}: {_share_text(a, column)} / {_share_text(b, column)} = {estimate:.2f}x "
+        f"{bounds} vs >= {ratio:g}x: {verdict}"
+    )
+    return Part(verdict, text, estimate, low, high, min(int(a["n"]), int(b["n"])))
+
+
+@dataclass(frozen=True)
+class SilentWeights:
+    """O1: under ``baseline`` the last binary layer's never-flipped share at the end of training
+    exceeds large_share_pct, and ``variant`` cuts the share by at least ``ratio`` (baseline /
+    variant), for the last binary layer and over all binary weights; per recipe/dataset/arch."""
+
+    table: str
+    regime: str
+    variant: str
+    baseline: str
+    large_share_pct: float
+    ratio: float
+
+
+def check_silent_weights(p: SilentWeights, t: Tables) -> list[Outcome]:
+    table = _peer_table(t, p.table)
+    if table is None:
+        return _no_table(f"table_{p.table}.csv")
+    found = peer_scopes(table, p.regime, [p.variant, p.baseline])
+    if not found:
+        return _no_cells(f"{p.variant} and {p.baseline} ({p.regime})")
+    outcomes = []
+    for recipe, dataset, arch in found:
+        base = peer_cell(table, recipe, dataset, arch, p.regime, p.baseline)
+        var = peer_cell(table, recipe, dataset, arch, p.regime, p.variant)
+        layer = base["last_layer"] if isinstance(base["last_layer"], str) else "last binary layer"
+        parts = [
+            share_above(
+                base, "never_flipped_last", p.large_share_pct, f"{p.baseline} never flipped, {layer}"
+            ),
+            share_ratio(base, var, "never_flipped_last", p.ratio, f"never flipped, {layer}"),
+            share_ratio(base, var, "never_flipped", p.ratio, "never flipped, all binary layers"),
+        ]
+        outcomes.append(Outcome(f"{recipe}/{dataset}/{arch}", parts))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class Components:
+    """O2: each of ``components`` beats ``baseline`` by > margin_pp, and ``combined`` beats each
+    component by > best_margin_pp; per recipe/dataset/arch with all of them."""
+
+    table: str
+    regime: str
+    baseline: str
+    components: tuple[str, ...]
+    combined: str
+    margin_pp: float
+    best_margin_pp: float
+
+
+def check_components(p: Components, t: Tables) -> list[Outcome]:
+    table = _peer_table(t, p.table)
+    if table is None:
+        return _no_table(f"table_{p.table}.csv")
+    variants = [p.baseline, *p.components, p.combined]
+    found = peer_scopes(table, p.regime, variants)
+    if not found:
+        return _no_cells(f"{'/'.join(variants)} ({p.regime})")
+    outcomes = []
+    for recipe, dataset, arch in found:
+
+        def cell(v: str, r=recipe, d=dataset, a=arch) -> pd.Series | None:
+            return peer_cell(table, r, d, a, p.regime, v)
+
+        where = f"{recipe}/{dataset}/{arch}/{p.regime}"
+        parts = [
+            compare_greater(cell(c), cell(p.baseline), p.margin_pp, f"{where}/{c} vs {p.baseline}")
+            for c in p.components
+        ]
+        parts += [
+            compare_greater(cell(p.combined), cell(c), p.best_margin_pp, f"{where}/{p.combined} vs {c}")
+            for c in p.components
+        ]
+        outcomes.append(Outcome(f"{recipe}/{dataset}/{arch}", parts))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """O3: ``variant`` trained with the recipe ``<R><half_suffix>`` (half the epochs) beats
+    ``baseline`` trained with recipe R by > margin_pp, for every such recipe pair, per
+    dataset/arch."""
+
+    table: str
+    regime: str
+    variant: str
+    baseline: str
+    half_suffix: str
+    margin_pp: float
+
+
+def check_convergence(p: Convergence, t: Tables) -> list[Outcome]:
+    table = _peer_table(t, p.table)
+    if table is None:
+        return _no_table(f"table_{p.table}.csv")
+    recipes = set(table["recipe"].astype(str))
+    found = [
+        (recipe, dataset, arch)
+        for recipe, dataset, arch in peer_scopes(table, p.regime, [p.baseline])
+        if f"{recipe}{p.half_suffix}" in recipes
+    ]
+    if not found:
+        return _no_cells(f"{p.baseline} under a recipe R and {p.variant} under R{p.half_suffix}")
+    outcomes = []
+    for recipe, dataset, arch in found:
+        half = f"{recipe}{p.half_suffix}"
+        fast = peer_cell(table, half, dataset, arch, p.regime, p.variant)
+        slow = peer_cell(table, recipe, dataset, arch, p.regime, p.baseline)
+        what = f"{dataset}/{arch}/{p.regime}: {p.variant} ({half}) vs {p.baseline} ({recipe})"
+        part = compare_greater(fast, slow, p.margin_pp, what)
+        if part.verdict != NOT_RUN:
+            part = dataclasses.replace(
+                part, text=f"{p.variant} at {half} vs {p.baseline} at {recipe}: {part.text}"
+            )
+        outcomes.append(Outcome(f"{recipe}/{dataset}/{arch}", [part]))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class Beats:
+    """P1, P2: ``variant`` beats ``baseline`` by > margin_pp, per recipe/dataset/arch."""
+
+    table: str
+    regime: str
+    variant: str
+    baseline: str
+    margin_pp: float
+
+
+def check_beats(p: Beats, t: Tables) -> list[Outcome]:
+    return _pairwise(
+        p.table, p.regime, p.variant, p.baseline, t, lambda a, b, w: compare_greater(a, b, p.margin_pp, w)
+    )
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """B1: ``variant`` reaches at least ``baseline``'s accuracy, within tolerance_pp
+    (variant - baseline > -tolerance_pp), per recipe/dataset/arch."""
+
+    table: str
+    regime: str
+    variant: str
+    baseline: str
+    tolerance_pp: float
+
+
+def check_at_least(p: AtLeast, t: Tables) -> list[Outcome]:
+    return _pairwise(
+        p.table, p.regime, p.variant, p.baseline, t, lambda a, b, w: compare_greater(a, b, -p.tolerance_pp, w)
+    )
+
+
+def _pairwise(
+    name: str, regime: str, variant: str, baseline: str, t: Tables, compare: Callable[..., Part]
+) -> list[Outcome]:
+    """One comparison of ``variant`` with ``baseline`` per recipe/dataset/arch of a peer table."""
+    table = _peer_table(t, name)
+    if table is None:
+        return _no_table(f"table_{name}.csv")
+    found = peer_scopes(table, regime, [variant, baseline])
+    if not found:
+        return _no_cells(f"{variant} and {baseline} ({regime})")
+    outcomes = []
+    for recipe, dataset, arch in found:
+        a = peer_cell(table, recipe, dataset, arch, regime, variant)
+        b = peer_cell(table, recipe, dataset, arch, regime, baseline)
+        part = compare(a, b, f"{recipe}/{dataset}/{arch}/{regime}/{variant} vs {baseline}")
+        outcomes.append(Outcome(f"{recipe}/{dataset}/{arch}", [part]))
+    return outcomes
+
+
 # --------------------------------------------------------------------------- the YAML file
 
 
@@ -490,6 +757,11 @@ CHECKS: dict[str, tuple[type, Callable[..., list[Outcome]]]] = {
     "global_freezing": (GlobalFreezing, check_global_freezing),
     "ranking": (Ranking, check_ranking),
     "sawtooth": (Sawtooth, check_sawtooth),
+    "silent_weights": (SilentWeights, check_silent_weights),
+    "components": (Components, check_components),
+    "convergence": (Convergence, check_convergence),
+    "beats": (Beats, check_beats),
+    "at_least": (AtLeast, check_at_least),
 }
 _CASTS = {"str": str, "float": float, "int": int}
 
@@ -533,7 +805,11 @@ def build_params(cls: type, mapping: dict, claim_id: str) -> object:
             f"claim {claim_id}: unknown keys {unknown}, missing keys {missing}; "
             f"a '{cls.__name__}' check takes {sorted(fields)}"
         )
-    return cls(**{k: _convert(v, fields[k], f"claim {claim_id}: '{k}'") for k, v in mapping.items()})
+    params = cls(**{k: _convert(v, fields[k], f"claim {claim_id}: '{k}'") for k, v in mapping.items()})
+    table = getattr(params, "table", None)
+    if table is not None and table not in TABLE_NAMES:
+        raise UserError(f"claim {claim_id}: 'table' must be one of {', '.join(TABLE_NAMES)}, got {table!r}")
+    return params
 
 
 def parse_claim(entry: dict) -> Claim:
@@ -556,6 +832,12 @@ def load_claims(path: Path) -> tuple[list[Claim], dict]:
     numbers = doc.get("numbers") or {}
     if not isinstance(numbers.get("tolerance_pp"), int | float):
         raise UserError(f"{path}: 'numbers.tolerance_pp' (a number of points) is required")
+    paper_tables = numbers.get("tables", {})
+    if not isinstance(paper_tables, dict) or not set(paper_tables.values()) <= set(TABLE_NAMES):
+        raise UserError(
+            f"{path}: 'numbers.tables' must map each paper to a table ({', '.join(TABLE_NAMES)}), "
+            f"got {paper_tables!r}"
+        )
     claims = [parse_claim(e) for e in doc["claims"]]
     ids = [c.id for c in claims]
     if len(set(ids)) != len(ids):

@@ -1,9 +1,17 @@
-"""Figures from long-form trajectories (``aggregate.read_trajectories``).
+"""Figures from long-form per-epoch data (``aggregate.read_trajectories``,
+``aggregate.read_silent_weights``).
 
 ``trajectory_figure``: test accuracy as trained per epoch, one panel per dataset x arch
 (depth), one colour per variant: the mean over seeds as a solid line, the min-max band
-over seeds shaded, each seed as a faint line. Drawn on the Agg canvas (no display needed);
-saving is left to the caller.
+over seeds shaded, each seed as a faint line.
+
+``silent_weights_figure`` (OvSW's Figure 1 idea): the share of binary weights whose sign has
+never flipped since training began, per epoch, one row of panels per recipe x dataset x
+arch: over all binary layers (left) and in the last binary layer (right, OvSW's
+``layer4.conv2``); one colour per variant, the mean over seeds as a line with its min-max
+band, the final mean written at the end of each line.
+
+Both are drawn on the Agg canvas (no display needed); saving is left to the caller.
 """
 
 from __future__ import annotations
@@ -14,11 +22,14 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from benchmark.tables import ARCH_ORDER, sort_cells
+from benchmark.aggregate import SCOPE_ALL, SCOPE_LAST
+from benchmark.tables import sort_cells
 
 DEFAULT_VARIANTS = ("ste", "stompp")
+SILENT_VARIANTS = ("ste", "ovsw")
 VALUE = "test_acc_as_trained"
 PANEL_SIZE = (4.6, 3.4)
+MAX_COLUMNS = 3
 
 
 def select(
@@ -62,7 +73,7 @@ def trajectory_figure(
     """The trajectories figure (see the module docstring); a note when there is no data."""
     data = select(traj, variants, regime, orderings)
     cells = panels(data) or [("", "")]
-    ncols = min(len(cells), max(len(ARCH_ORDER), 1))
+    ncols = min(len(cells), MAX_COLUMNS)
     nrows = -(-len(cells) // ncols)
     fig = Figure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout="constrained")
     FigureCanvasAgg(fig)
@@ -83,4 +94,66 @@ def trajectory_figure(
         ax.grid(alpha=0.3)
     for ax in axes[len(cells) :]:
         ax.set_visible(False)
+    return fig
+
+
+def silent_panels(data: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(recipe, dataset, arch) rows of the silent-weights figure, in table order."""
+    cells = data[["recipe", "dataset", "arch"]].drop_duplicates()
+    cells = cells.assign(regime="", variant="", ordering="")
+    return [tuple(r) for r in sort_cells(cells)[["recipe", "dataset", "arch"]].itertuples(index=False)]
+
+
+def draw_share(ax, curves: pd.DataFrame, label: str, color: str) -> None:
+    """Mean over seeds with its min-max band, and the final mean at the end of the line; every
+    curve starts at 100% before the first step (epoch 0: nothing has flipped yet)."""
+    wide = curves.pivot_table(index="epoch", columns="seed", values="never_flipped", aggfunc="mean")
+    if 0 not in wide.index:
+        wide.loc[0] = 100.0
+        wide = wide.sort_index()
+    mean = wide.mean(axis=1)
+    ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=color, alpha=0.2, linewidth=0)
+    ax.plot(wide.index, mean, color=color, linewidth=2.0, label=label)
+    ax.annotate(
+        f"{mean.iloc[-1]:.1f}%",
+        (wide.index[-1], mean.iloc[-1]),
+        xytext=(4, 0),
+        textcoords="offset points",
+        va="center",
+        fontsize="small",
+        color=color,
+    )
+
+
+def silent_weights_figure(
+    data: pd.DataFrame, variants: Sequence[str] = SILENT_VARIANTS, regime: str = "bnn"
+) -> Figure:
+    """The silent-weights figure (see the module docstring); a note when there is no data."""
+    data = data[data["variant"].isin(list(variants)) & (data["regime"] == regime)]
+    rows = silent_panels(data) or [("", "", "")]
+    fig = Figure(figsize=(2 * PANEL_SIZE[0] + 0.6, PANEL_SIZE[1] * len(rows)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(rows), 2, squeeze=False)
+    colors = {v: f"C{i}" for i, v in enumerate(variants)}
+    for (recipe, dataset, arch), pair in zip(rows, axes, strict=True):
+        cell = data[(data["recipe"] == recipe) & (data["dataset"] == dataset) & (data["arch"] == arch)]
+        for ax, scope in zip(pair, (SCOPE_ALL, SCOPE_LAST), strict=True):
+            part = cell[cell["scope"] == scope]
+            for variant in variants:
+                curves = part[part["variant"] == variant]
+                if not curves.empty:
+                    label = f"{variant} (mean, min-max band, n={curves['seed'].nunique()})"
+                    draw_share(ax, curves, label, colors[variant])
+            layers = sorted(set(part["layer"].dropna().astype(str)) - {""})
+            where = f"{scope} ({', '.join(layers)})" if layers else scope
+            title = f"{dataset} / {arch} ({regime}, {recipe})\n{where}" if dataset else "no flip statistics"
+            ax.set_title(title, fontsize="medium")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("weights never flipped (%)")
+            ax.set_ylim(0, 105)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.margins(x=0.12)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize="small", loc="upper right")
+            ax.grid(alpha=0.3)
     return fig

@@ -14,18 +14,25 @@ Grid rules:
   four times).
 - A variant whose method is in ``full_precision_methods`` runs in the regime ``fp`` only,
   once per dataset, architecture and seed; every other variant runs in the section's
-  regimes (``bnn``, ``bwn``).
+  regimes (``bnn``, ``bwn``) that its method supports (``method_regimes``: the hybrids
+  exist for BNNs only, so a ``bwn`` grid has no hybrid runs).
+- A section trains with its ``recipe`` (default: the top-level ``recipe``). A section
+  made of ``parts`` (a list of such grids, e.g. a peer paper's main table on CIFAR-10 and
+  its ablation on CIFAR-100 under another recipe) needs the union of its parts' runs.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import product
 from typing import Any
 
+from benchmark.checkcache import checked_once
 from benchmark.errors import UserError
 
 RUN_DIR = "results/runs/{recipe}/{dataset}/{arch}/{regime}/{variant}/{ordering}/seed{seed}"
@@ -33,6 +40,7 @@ NO_ORDERING = "none"
 FP_REGIME = "fp"
 SECTIONS = ("tables", "figures")
 AXES = ("datasets", "archs", "regimes", "variants", "orderings", "seeds")
+BINARY_REGIMES = ("bnn", "bwn")
 
 Config = Mapping[str, Any]
 
@@ -79,10 +87,31 @@ def is_full_precision(config: Config, variant: str) -> bool:
     return method_of(config, variant) in config["full_precision_methods"]
 
 
-def section_axes(config: Config, section: str, name: str) -> dict[str, list]:
-    """The grid axes of ``config[section][name]``, with omitted axes taken from the top level."""
-    grid = config[section][name]
+def supported_regimes(config: Config, variant: str) -> tuple[str, ...]:
+    """The binarizing regimes the variant's method supports (``method_regimes``; default both)."""
+    limits = config.get("method_regimes") or {}
+    return tuple(limits.get(method_of(config, variant), BINARY_REGIMES))
+
+
+def section_parts(config: Config, section: str, name: str) -> list[dict[str, Any]]:
+    """The grids of ``config[section][name]``: its ``parts``, or the section itself."""
+    entry = config[section][name]
+    return list(entry["parts"]) if "parts" in entry else [entry]
+
+
+def grid_axes(config: Config, grid: Mapping[str, Any]) -> dict[str, list]:
+    """The axes of one grid, with omitted axes taken from the top level."""
     return {axis: list(grid.get(axis, config[axis])) for axis in AXES}
+
+
+def section_axes(config: Config, section: str, name: str) -> dict[str, list]:
+    """The grid axes of a single-grid section (see :func:`section_parts` for sections with parts)."""
+    return grid_axes(config, config[section][name])
+
+
+def grid_recipe(config: Config, grid: Mapping[str, Any]) -> str:
+    """The recipe a grid trains with: its own ``recipe``, else the top-level one."""
+    return str(grid.get("recipe") or config["recipe"])
 
 
 def expand(config: Config, axes: Mapping[str, Iterable], recipe: str | None = None) -> list[Run]:
@@ -90,7 +119,11 @@ def expand(config: Config, axes: Mapping[str, Iterable], recipe: str | None = No
     recipe = recipe or config["recipe"]
     runs: set[Run] = set()
     for variant in axes["variants"]:
-        regimes = [FP_REGIME] if is_full_precision(config, variant) else axes["regimes"]
+        if is_full_precision(config, variant):
+            regimes = [FP_REGIME]
+        else:
+            supported = supported_regimes(config, variant)
+            regimes = [r for r in axes["regimes"] if r in supported]
         orderings = axes["orderings"] if has_ordering(config, variant) else [NO_ORDERING]
         for dataset, arch, regime, ordering, seed in product(
             axes["datasets"], axes["archs"], regimes, orderings, axes["seeds"]
@@ -101,7 +134,10 @@ def expand(config: Config, axes: Mapping[str, Iterable], recipe: str | None = No
 
 def section_runs(config: Config, section: str, name: str) -> list[Run]:
     """The runs that the table or figure ``config[section][name]`` is built from."""
-    return expand(config, section_axes(config, section, name))
+    runs: set[Run] = set()
+    for grid in section_parts(config, section, name):
+        runs.update(expand(config, grid_axes(config, grid), grid_recipe(config, grid)))
+    return sorted(runs)
 
 
 def section_results(config: Config, section: str, name: str) -> list[str]:
@@ -166,11 +202,73 @@ def data_root_args(config: Config) -> str:
     return f"--data-root {shlex.quote(str(root))}" if root else ""
 
 
+RESOURCE_KEYS = ("mem_mb", "runtime", "gpus")
+RESOURCE_DEFAULTS = {"mem_mb": 4096, "runtime": 60, "gpus": 0, "runtime_growth": 2.0}
+TRAIN_RESOURCES = ("mem_mb", "runtime", "gpu", "cpus_per_task", "cpus_per_gpu")
+
+
+def resource_estimate(config: Config, dataset: str, arch: str) -> dict[str, int]:
+    """``mem_mb``, ``runtime`` (first attempt, minutes) and ``gpus`` of one training run.
+
+    Each key is looked up in ``resources.estimates.<dataset>.<arch>``, then
+    ``resources.estimates.<dataset>.default``, then the top-level ``resources`` value.
+    """
+    resources = config.get("resources") or {}
+    per_dataset = (resources.get("estimates") or {}).get(dataset) or {}
+    layers = [per_dataset.get(arch) or {}, per_dataset.get("default") or {}, resources, RESOURCE_DEFAULTS]
+    return {key: int(next(layer[key] for layer in layers if key in layer)) for key in RESOURCE_KEYS}
+
+
+def train_resources(config: Config, wildcards: Any, attempt: int = 1) -> dict[str, int]:
+    """The resources of one ``train`` job, as the SLURM executor plugin reads them.
+
+    ``wildcards`` needs ``dataset`` and ``arch`` (Snakemake's wildcards, or any object
+    with those attributes or keys). The runtime grows with the retry ``attempt`` (1, 2,
+    ...): ``runtime * runtime_growth ** (attempt - 1)`` minutes, rounded up, so a run
+    that hit its time limit (and checkpointed) asks for more the next time. CPUs are
+    the config's ``threads``: ``cpus_per_gpu`` for a GPU job, ``cpus_per_task``
+    otherwise (the other one is 0, which the plugin ignores).
+    """
+    dataset, arch = (_wildcard(wildcards, name) for name in ("dataset", "arch"))
+    estimate = resource_estimate(config, dataset, arch)
+    growth = float((config.get("resources") or {}).get("runtime_growth", RESOURCE_DEFAULTS["runtime_growth"]))
+    runtime = math.ceil(estimate["runtime"] * growth ** (max(int(attempt), 1) - 1))
+    cpus = int(config.get("threads", 1))
+    gpus = estimate["gpus"]
+    return {
+        "mem_mb": estimate["mem_mb"],
+        "runtime": runtime,
+        "gpu": gpus,
+        "cpus_per_task": 0 if gpus else cpus,
+        "cpus_per_gpu": cpus if gpus else 0,
+    }
+
+
+def train_resource(config: Config, name: str) -> Callable[[Any, int], int]:
+    """One value of :func:`train_resources` as a Snakemake resource callable."""
+    if name not in TRAIN_RESOURCES:
+        raise ValueError(f"unknown train resource '{name}' (has {TRAIN_RESOURCES})")
+
+    def resource(wildcards: Any, attempt: int) -> int:
+        return train_resources(config, wildcards, attempt)[name]
+
+    return resource
+
+
+def _wildcard(wildcards: Any, name: str) -> str:
+    if isinstance(wildcards, Mapping):
+        return str(wildcards[name])
+    return str(getattr(wildcards, name))
+
+
 def check_config(config: Config) -> None:
     """Consistency checks the JSON schema cannot express; raises :class:`ConfigError`.
 
-    Every name a table or figure uses must be declared at the top level, the selected
-    recipe must exist, and a per-architecture width must cover every architecture.
+    Every name a table or figure uses must be declared at the top level, every recipe
+    named must exist, every variant of a grid must have a regime to run in, a
+    per-architecture width must cover every architecture, and names and hyperparameters
+    must resolve in the registries (:func:`check_registries`, which imports torch; once per
+    config and code version, see ``benchmark.checkcache``).
     """
     if config["recipe"] not in config["recipes"]:
         raise ConfigError(f"recipe: '{config['recipe']}' is not in recipes (has {sorted(config['recipes'])})")
@@ -181,11 +279,86 @@ def check_config(config: Config) -> None:
                 "ordered_methods and full_precision_methods"
             )
     for section in SECTIONS:
-        for name, grid in config[section].items():
-            for axis in AXES:
-                _check_subset(f"{section}.{name}.{axis}", grid.get(axis, []), axis, config)
+        for name, entry in config[section].items():
+            grids = section_parts(config, section, name)
+            for i, grid in enumerate(grids):
+                where = f"{section}.{name}" + (f".parts[{i}]" if "parts" in entry else "")
+                _check_grid(where, grid, config)
     for arch in config["archs"]:
         width_for(config, arch)
+    checked_once(config, check_registries)
+
+
+def check_registries(config: Config) -> None:
+    """Names and hyperparameters against the registries, so that no job fails on them.
+
+    Every run-identity name (recipe, dataset, architecture, variant) must be a plain
+    directory name, every dataset, architecture and method must be registered (the message
+    lists the valid ones), each variant's ``set`` must be valid hyperparameters of its
+    method in every regime it runs in, and ``ordered_methods`` must agree with the methods
+    that have an ordering. The registries import torch, hence the imports here.
+    """
+    from benchmark.data import DATASETS
+    from benchmark.models import ARCHS
+    from benchmark.spec import check_method, check_name
+
+    for recipe in config["recipes"]:
+        with _naming("recipes"):
+            check_name("recipe", recipe)
+    for axis, registry in (("datasets", DATASETS), ("archs", ARCHS)):
+        for name in config[axis]:
+            with _naming(axis):
+                check_name(axis.removesuffix("s"), name)
+                registry.get(name)
+    runs = all_runs(config)
+    for variant, settings in config["variants"].items():
+        with _naming(f"variants.{variant}"):
+            check_name("variant", variant)
+            regimes = sorted({r.regime for r in runs if r.variant == variant})
+            fallback = FP_REGIME if is_full_precision(config, variant) else BINARY_REGIMES[0]
+            for regime in regimes or [fallback]:  # a variant no grid uses is checked too
+                check_method(settings["method"], settings.get("set") or {}, regime)
+            _check_ordering(config, variant)
+
+
+def _check_ordering(config: Config, variant: str) -> None:
+    """``ordered_methods`` lists exactly the methods that freeze layers in an order."""
+    import methods
+
+    method = method_of(config, variant)
+    ordered = methods.get_method(method).has_ordering
+    if ordered != has_ordering(config, variant):
+        fix = "add it to" if ordered else "remove it from"
+        does = "freezes" if ordered else "does not freeze"
+        raise UserError(f"method '{method}' {does} layers in an order; {fix} ordered_methods")
+
+
+@contextmanager
+def _naming(where: str) -> Iterator[None]:
+    """Re-raise an unknown name or a bad value as a ConfigError that names ``where``."""
+    from methods.registry import UnknownNameError
+
+    try:
+        yield
+    except (UserError, UnknownNameError) as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def _check_grid(where: str, grid: Mapping[str, Any], config: Config) -> None:
+    """Names declared, recipe known, and a regime for every binarizing variant."""
+    for axis in AXES:
+        _check_subset(f"{where}.{axis}", grid.get(axis, []), axis, config)
+    recipe = grid_recipe(config, grid)
+    if recipe not in config["recipes"]:
+        raise ConfigError(f"{where}.recipe: '{recipe}' is not in recipes (has {sorted(config['recipes'])})")
+    regimes = grid.get("regimes", config["regimes"])
+    for variant in grid.get("variants", []):
+        supported = supported_regimes(config, variant)
+        if not is_full_precision(config, variant) and not set(regimes) & set(supported):
+            raise ConfigError(
+                f"{where}.variants: '{variant}' has no run in regimes {list(regimes)}: method "
+                f"'{method_of(config, variant)}' supports only {list(supported)} (method_regimes)"
+            )
 
 
 def _check_subset(key: str, values: Iterable, axis: str, config: Config) -> None:

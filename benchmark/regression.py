@@ -1,14 +1,18 @@
 """The regression report: one row per reported number and per claim (and scope).
 
-Number rows compare a paper's value with the reproduced cell of the depth-scaling table:
-PASS when the reported value lies inside [ci_low - tol, ci_high + tol] (n >= 2), or
-within tol of the mean when the interval is undefined (a single seed); FAIL otherwise;
-NOT RUN when the cell is absent or empty. Claim rows come from :mod:`benchmark.claims`.
+Number rows compare a paper's value with the reproduced cell of the table that reproduces
+that paper (``numbers.tables`` in claims.yaml: StoMPP's numbers against the depth-scaling
+table, OvSW's against table_ovsw, ...): PASS when the reported value lies inside
+[ci_low - tol, ci_high + tol] (n >= 2), or within tol of the mean when the interval is
+undefined (a single seed); FAIL otherwise; NOT RUN when the paper has no table, the cell is
+absent or empty, or the metric is not tabulated (top-5, mIoU). A reported row that names a
+``recipe`` matches only cells trained with it. Claim rows come from :mod:`benchmark.claims`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -32,11 +36,17 @@ REPORT_COLUMNS = [
     "detail",
 ]
 VERDICT_ORDER = [PASS, FAIL, cl.HOLDS, cl.FAILS, cl.INCONCLUSIVE, NOT_RUN]
-# metric in paper/reported -> (estimate, interval low, interval high) columns of depth_scaling
+# metric in paper/reported -> (estimate, interval low, interval high) columns of its table
 METRIC_COLUMNS = {
     "top1": ("mean", "ci_low", "ci_high"),
     "gain_over_ste_pp": ("gain_over_ste", "gain_ci_low", "gain_ci_high"),
+    "never_flipped_last_pct": (
+        "never_flipped_last",
+        "never_flipped_last_ci_low",
+        "never_flipped_last_ci_high",
+    ),
 }
+DEFAULT_TABLE = "depth_scaling"
 
 
 def number_verdict(mean: float, low: float, high: float, reported: float, tol: float) -> str:
@@ -52,25 +62,46 @@ def _number_id(r: pd.Series) -> str:
     return f"{r['paper']}:{r['dataset']}/{r['arch']}/{r['regime']}/{r['variant']}:{r['metric']}"
 
 
-def number_row(r: pd.Series, depth: pd.DataFrame | None, tol: float) -> dict:
-    """The report row of one reported number (a row of paper/reported/<paper>.csv)."""
+def _recipe_of(r: pd.Series) -> str:
+    """The recipe a reported row names ('' when none: any recipe matches)."""
+    value = r.get("recipe", "")
+    return "" if not isinstance(value, str) else value.strip()
+
+
+def find_number_cell(table: pd.DataFrame | None, r: pd.Series) -> pd.Series | None:
+    """The table cell a reported number describes: same dataset/arch/regime/variant, ordering
+    forward (or none), and the reported row's recipe when it names one."""
+    if table is None:
+        return None
+    recipe = _recipe_of(r)
+    if recipe and "recipe" in table:
+        table = table[table["recipe"] == recipe]
+    return cl.find_cell(table, r["dataset"], r["arch"], r["regime"], r["variant"], "forward")
+
+
+def number_row(r: pd.Series, tables: cl.Tables, tol: float, table_name: str | None = DEFAULT_TABLE) -> dict:
+    """The report row of one reported number (a row of paper/reported/<paper>.csv), judged
+    against the cell of ``table_name`` (None: the paper has no table here)."""
     row = {c: NAN for c in REPORT_COLUMNS} | {"n": 0, "kind": "number", "tolerance": tol}
     row |= {"id": _number_id(r), "reported": float(r["value"])}
     row["description"] = f"{r['paper']} {r['where']}: {r['method']} {r['metric']}"
-    cell_name = f"{r['dataset']}/{r['arch']}/{r['regime']}/{r['variant']}"
-    cell = None
-    if depth is not None:
-        cell = cl.find_cell(depth, r["dataset"], r["arch"], r["regime"], r["variant"], "forward")
-    if r["metric"] not in METRIC_COLUMNS:
+    recipe = _recipe_of(r)
+    cell_name = (f"{recipe}/" if recipe else "") + f"{r['dataset']}/{r['arch']}/{r['regime']}/{r['variant']}"
+    if table_name is None:
+        return row | {"verdict": NOT_RUN, "detail": f"no table reproduces paper '{r['paper']}'"}
+    table = getattr(tables, table_name, None)
+    cell = find_number_cell(table, r)
+    columns = METRIC_COLUMNS.get(r["metric"])
+    if columns is None or (table is not None and columns[0] not in table):
         return row | {"verdict": NOT_RUN, "detail": f"metric {r['metric']} is not tabulated"}
     if cell is None or cell["n"] == 0:
-        return row | {"verdict": NOT_RUN, "detail": f"no finished run for {cell_name}"}
-    mean_c, low_c, high_c = METRIC_COLUMNS[r["metric"]]
-    mean, low, high = float(cell[mean_c]), float(cell[low_c]), float(cell[high_c])
+        return row | {"verdict": NOT_RUN, "detail": f"no finished run for {cell_name} in table_{table_name}"}
+    mean, low, high = (float(cell[c]) for c in columns)
     std = float(cell["std"]) if r["metric"] == "top1" else NAN
     row |= {"mean": mean, "std": std, "n": int(cell["n"]), "ci_low": low, "ci_high": high}
     if not math.isfinite(mean):
-        return row | {"verdict": NOT_RUN, "detail": f"no baseline (ste) cell for {cell_name}"}
+        missing = "no baseline (ste) cell" if r["metric"] == "gain_over_ste_pp" else "no value"
+        return row | {"verdict": NOT_RUN, "detail": f"{missing} for {cell_name}"}
     verdict = number_verdict(mean, low, high, row["reported"], tol)
     rule = (
         f"accept [{fmt(low - tol)}, {fmt(high + tol)}]"
@@ -81,13 +112,25 @@ def number_row(r: pd.Series, depth: pd.DataFrame | None, tol: float) -> dict:
     return row | {"verdict": verdict, "detail": detail}
 
 
-def number_rows(reported: pd.DataFrame, depth: pd.DataFrame | None, tol: float) -> pd.DataFrame:
+def number_rows(
+    reported: pd.DataFrame,
+    tables: cl.Tables | pd.DataFrame | None,
+    tol: float,
+    paper_tables: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """One row per reported number; ``reported`` maps methods to variants in a ``variant``
-    column (the method name is used where it has none)."""
+    column (the method name is used where it has none). ``paper_tables`` maps each paper to
+    the table that reproduces it (a paper not listed is NOT RUN); None looks every paper up
+    in the depth-scaling table. A bare DataFrame is taken as the depth-scaling table."""
+    if not isinstance(tables, cl.Tables):
+        tables = cl.Tables(depth_scaling=tables)
     reported = reported.copy()
     if "variant" not in reported:
         reported["variant"] = reported["method"]
-    rows = [number_row(r, depth, tol) for _, r in reported.iterrows()]
+    rows = [
+        number_row(r, tables, tol, DEFAULT_TABLE if paper_tables is None else paper_tables.get(r["paper"]))
+        for _, r in reported.iterrows()
+    ]
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
 
@@ -111,10 +154,14 @@ def claim_rows(claims: list[cl.Claim], tables: cl.Tables) -> pd.DataFrame:
 
 
 def build_report(
-    reported: pd.DataFrame, claims: list[cl.Claim], tables: cl.Tables, tolerance_pp: float
+    reported: pd.DataFrame,
+    claims: list[cl.Claim],
+    tables: cl.Tables,
+    tolerance_pp: float,
+    paper_tables: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Numbers first, then claims, columns REPORT_COLUMNS."""
-    numbers = number_rows(reported, tables.depth_scaling, tolerance_pp)
+    """Numbers first, then claims, columns REPORT_COLUMNS (``paper_tables``: see number_rows)."""
+    numbers = number_rows(reported, tables, tolerance_pp, paper_tables)
     judged = claim_rows(claims, tables)
     frames = [f for f in (numbers, judged) if not f.empty]
     if not frames:

@@ -22,6 +22,8 @@ IDENTITY_HEADERS = {
     "variant": "Variant",
     "ordering": "Ordering",
 }
+LEFT_HEADERS = frozenset({*IDENTITY_HEADERS.values(), "Recipe", "Last layer"})
+PEER_TABLES = ("peers", "ovsw", "bop", "pabt")
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
@@ -77,8 +79,26 @@ def fmt_difference(estimate: object, low: object, high: object) -> str:
 def fmt_reported(value: object, metric: object) -> str:
     if not _finite(value):
         return DASH
-    label = {"gain_over_ste_pp": "gain", "top1": "top-1"}.get(str(metric), str(metric))
+    label = {
+        "gain_over_ste_pp": "gain",
+        "top1": "top-1",
+        "never_flipped_last_pct": "never flipped, last layer",
+    }.get(str(metric), str(metric))
     return f"{fmt(value)} ({label})"
+
+
+def fmt_reported_many(pairs: Iterable[tuple[object, str]]) -> str:
+    """Several reported values of one cell, joined; DASH when there is none."""
+    shown = [fmt_reported(v, m) for v, m in pairs if _finite(v)]
+    return "; ".join(shown) or DASH
+
+
+def fmt_share(mean: object, low: object, high: object) -> str:
+    """A never-flipped share: mean [low, high] (the interval omitted when undefined)."""
+    if not _finite(mean):
+        return DASH
+    interval = fmt_interval(low, high)
+    return fmt(mean) + ("" if interval == DASH else f" {interval}")
 
 
 def _rows(table: pd.DataFrame, *columns: str) -> list[tuple]:
@@ -87,7 +107,9 @@ def _rows(table: pd.DataFrame, *columns: str) -> list[tuple]:
 
 
 def display(table: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The display frame (all strings) of a ``depth_scaling`` or ``ordering`` table."""
+    """The display frame (all strings) of a ``depth_scaling``, ``ordering`` or peer table."""
+    if name in PEER_TABLES:
+        return display_peers(table)
     out = pd.DataFrame({h: table[c].astype(str) for c, h in IDENTITY_HEADERS.items()})
     out["n"] = table["n"].astype(int).astype(str)
     out["Top-1 (%) mean ± std"] = [fmt_mean_std(r) for _, r in table.iterrows()]
@@ -105,6 +127,29 @@ def display(table: pd.DataFrame, name: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def display_peers(table: pd.DataFrame) -> pd.DataFrame:
+    """The display frame of a peer table (``tables.PEER_COLUMNS``)."""
+    out = pd.DataFrame({"Recipe": table["recipe"].astype(str)})
+    for column, header in IDENTITY_HEADERS.items():
+        out[header] = table[column].astype(str)
+    out["n"] = table["n"].astype(int).astype(str)
+    out["Top-1 (%) mean ± std"] = [fmt_mean_std(r) for _, r in table.iterrows()]
+    out["95% CI"] = [fmt_interval(*i) for i in _rows(table, "ci_low", "ci_high")]
+    baselines = sorted(table["baseline"].dropna().astype(str).unique()) if len(table) else []
+    diffs = _rows(table, "diff", "diff_ci_low", "diff_ci_high")
+    out[f"Δ vs {'/'.join(baselines) or 'baseline'} [95% CI]"] = [fmt_difference(*d) for d in diffs]
+    out["Steps/s"] = [fmt(v) for v in table["steps_per_second"]]
+    for column, header in (("never_flipped", "all"), ("never_flipped_last", "last layer")):
+        shares = _rows(table, column, f"{column}_ci_low", f"{column}_ci_high")
+        out[f"Never flipped, {header} (%)"] = [fmt_share(*x) for x in shares]
+    reported = _rows(table, "reported", "reported_never_flipped_last")
+    out["Reported"] = [
+        fmt_reported_many([(top1, "top1"), (nf, "never_flipped_last_pct")]) for top1, nf in reported
+    ]
+    out["Diverged"] = table["n_diverged"].astype(int).astype(str)
+    return out.reset_index(drop=True)
+
+
 def _md_cell(text: str) -> str:
     return text.replace("|", r"\|")
 
@@ -112,7 +157,7 @@ def _md_cell(text: str) -> str:
 def markdown(frame: pd.DataFrame, title: str = "", notes: str = "", left: Iterable[str] | None = None) -> str:
     """A pipe table, with an optional title line and notes paragraph; the ``left`` columns
     (default: the identity columns) are left-aligned, the others right-aligned."""
-    left = set(IDENTITY_HEADERS.values() if left is None else left)
+    left = set(LEFT_HEADERS if left is None else left)
     numeric = [c not in left for c in frame.columns]
     header = "| " + " | ".join(_md_cell(str(c)) for c in frame.columns) + " |"
     rule = "|" + "|".join("---:" if r else ":---" for r in numeric) + "|"
@@ -131,7 +176,7 @@ def latex_escape(text: str) -> str:
 
 def latex(frame: pd.DataFrame, comment: str = "") -> str:
     """A booktabs ``tabular`` (toprule/midrule/bottomrule) for ``\\input`` into a table float."""
-    align = "".join("l" if c in IDENTITY_HEADERS.values() else "r" for c in frame.columns)
+    align = "".join("l" if c in LEFT_HEADERS else "r" for c in frame.columns)
     lines = [f"% {line}" for line in comment.splitlines()]
     lines += [f"\\begin{{tabular}}{{{align}}}", r"\toprule"]
     lines.append(" & ".join(latex_escape(c) for c in frame.columns) + r" \\")

@@ -6,9 +6,19 @@ paper's tables. Accuracies are the fully binary network's test top-1, in percent
   paper's reported number where one exists.
 - ``ordering``: the variants that have an ordering, per ordering, with the difference to
   the ``forward`` cell of the same dataset/arch/regime/variant (Welch interval).
+- ``peers``: every method under one matched recipe, with the difference to ``ste`` (Welch
+  interval), the mean training speed (steps per second, from ``result.json``) and the share
+  of binary weights that never flipped sign.
+- ``ovsw``, ``bop``, ``pabt``: the peers' own tables under their own recipes; cells are keyed
+  by recipe too (a table may join a main table and an ablation under different recipes),
+  with the difference to the paper's baseline of the same recipe/dataset/arch/regime (``ste``
+  for OvSW's vanilla BNN and Bop's latent-weight Adam, the directly trained 1/1 network
+  ``pabt_1x1`` for PaBT) and the papers' reported top-1 and never-flipped share.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -17,11 +27,55 @@ from benchmark import stats
 from benchmark.aggregate import CELL_KEYS, cell_summary, check_single_recipe
 
 BASELINE = "ste"
-ARCH_ORDER = ("resnet18", "resnet34", "resnet50")
+ARCH_ORDER = ("resnet18", "resnet34", "resnet50", "resnet20", "vgg_small", "binarynet")
 REGIME_ORDER = ("fp", "bnn", "bwn")
-VARIANT_ORDER = ("fp", "ste", "stompp", "stompp_ste")
+VARIANT_ORDER = (
+    "fp",
+    "ste",
+    "stompp",
+    "stompp_ste",
+    "hybrid",
+    "reverse_hybrid",
+    "ovsw_ags",
+    "ovsw_sad",
+    "ovsw",
+    "bop",
+    "pabt_1x1",
+    "pabt_random",
+    "pabt",
+)
 ORDERING_ORDER = ("forward", "reverse", "global", "random", "none")
 REPORTED_METRICS = {"gain_over_ste_pp": "gain_over_ste", "top1": "mean"}
+PEER_BASELINES = {"peers": "ste", "ovsw": "ste", "bop": "ste", "pabt": "pabt_1x1"}
+FLIP_STATS = ("never_flipped", "never_flipped_last")
+PEER_KEYS = ["recipe", *CELL_KEYS]
+PEER_COLUMNS = [
+    *PEER_KEYS,
+    "n",
+    "mean",
+    "std",
+    "ci_low",
+    "ci_high",
+    "baseline",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "steps_per_second",
+    "never_flipped",
+    "never_flipped_ci_low",
+    "never_flipped_ci_high",
+    "never_flipped_last",
+    "never_flipped_last_ci_low",
+    "never_flipped_last_ci_high",
+    "last_layer",
+    "reported",
+    "reported_never_flipped_last",
+    "n_diverged",
+    "n_missing",
+    "chance_acc",
+]
+# metric of paper/reported -> the peer-table column it reproduces
+PEER_REPORTED = {"top1": "reported", "never_flipped_last_pct": "reported_never_flipped_last"}
 STAT_COLUMNS = ["recipe", "n", "mean", "std", "ci_low", "ci_high"]
 DEPTH_COLUMNS = [
     *CELL_KEYS,
@@ -58,8 +112,9 @@ def _rank(order: tuple[str, ...]):
 
 
 def sort_cells(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows by dataset, arch depth, regime, variant, ordering (orders above)."""
+    """Rows by recipe (where present), dataset, arch, regime, variant, ordering (orders above)."""
     ranks = {
+        "recipe": _rank(()),
         "dataset": _rank(()),
         "arch": _rank(ARCH_ORDER),
         "regime": _rank(REGIME_ORDER),
@@ -68,6 +123,7 @@ def sort_cells(table: pd.DataFrame) -> pd.DataFrame:
     }
     if table.empty:
         return table.reset_index(drop=True)
+    ranks = {c: f for c, f in ranks.items() if c in table.columns}
     keyed = table.assign(**{f"_k_{c}": f(table[c]) for c, f in ranks.items()})
     order = [f"_k_{c}" for c in ranks]
     return keyed.sort_values(order, kind="stable").drop(columns=order).reset_index(drop=True)
@@ -135,4 +191,107 @@ def ordering(runs: pd.DataFrame) -> pd.DataFrame:
     return sort_cells(out[ORDERING_COLUMNS])
 
 
-BUILDERS = {"depth_scaling": depth_scaling, "ordering": ordering}
+def flip_summary(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per cell: mean and t-interval of the final never-flipped shares (all binary weights,
+    last binary layer) over the runs that finished ``ok``, the last layer's name, and the
+    mean steps per second over every finished run."""
+    done = runs[runs["complete"]]
+    rows = []
+    for key, cell in done.groupby(keys, sort=False, dropna=False):
+        row = dict(zip(keys, key, strict=True))
+        row["steps_per_second"] = float(cell["steps_per_second"].mean())
+        ok = cell[cell["status"] == "ok"]
+        for column in FLIP_STATS:
+            values = ok[column].dropna() if column in ok else pd.Series(dtype=float)
+            summary = stats.summarize(values.to_list())
+            row |= {column: summary.mean, f"{column}_ci_low": summary.ci_low}
+            row[f"{column}_ci_high"] = summary.ci_high
+        names = ok["last_layer"].dropna() if "last_layer" in ok else pd.Series(dtype=str)
+        row["last_layer"] = str(names.iloc[0]) if len(names) else None
+        rows.append(row)
+    columns = [*keys, "steps_per_second"]
+    columns += [f"{c}{suffix}" for c in FLIP_STATS for suffix in ("", "_ci_low", "_ci_high")]
+    return pd.DataFrame(rows, columns=[*columns, "last_layer"])
+
+
+def peer_reported(reported: pd.DataFrame | None) -> pd.DataFrame:
+    """Reported values a peer-table cell carries: one row per (recipe, dataset, arch, regime,
+    variant) with a column per PEER_REPORTED metric; ``recipe`` empty where the paper's row
+    names no recipe (it then matches any recipe)."""
+    keys = PEER_KEYS[:-1]
+    columns = [*keys, *PEER_REPORTED.values()]
+    if reported is None or reported.empty:
+        return pd.DataFrame(columns=columns)
+    reported = reported.assign(
+        variant=reported["variant"] if "variant" in reported else reported["method"],
+        recipe=reported["recipe"].fillna("") if "recipe" in reported else "",
+    )
+    usable = reported[reported["metric"].isin(list(PEER_REPORTED))].astype({"value": float})
+    if usable.empty:
+        return pd.DataFrame(columns=columns)
+    wide = usable.pivot_table(index=keys, columns="metric", values="value", aggfunc="first")
+    wide = wide.rename(columns=PEER_REPORTED).reset_index()
+    for column in PEER_REPORTED.values():
+        if column not in wide:
+            wide[column] = np.nan
+    return wide[columns]
+
+
+def _attach_reported(cells: pd.DataFrame, reported: pd.DataFrame | None) -> pd.DataFrame:
+    """Reported values matched on recipe (or any recipe) and dataset/arch/regime/variant."""
+    lookup = peer_reported(reported)
+    on = ["dataset", "arch", "regime", "variant"]
+    exact = cells.merge(lookup[lookup["recipe"] != ""], on=["recipe", *on], how="left")
+    loose = cells.merge(lookup[lookup["recipe"] == ""].drop(columns="recipe"), on=on, how="left")
+    out = cells.copy()
+    for column in PEER_REPORTED.values():
+        out[column] = exact[column].astype(float).fillna(loose[column].astype(float)).to_numpy()
+    ordered = out["ordering"].isin(["forward", "none"])
+    out.loc[~ordered, list(PEER_REPORTED.values())] = np.nan
+    return out
+
+
+def peer_table(
+    runs: pd.DataFrame, reported: pd.DataFrame | None = None, baseline: str = BASELINE
+) -> pd.DataFrame:
+    """A peer table (columns PEER_COLUMNS): cells keyed by recipe too, the Welch difference to
+    the ``baseline`` cell of the same recipe/dataset/arch/regime, speed and flip statistics
+    (needs the columns of ``aggregate.with_flip_metrics``), and reported values."""
+    for column in ("steps_per_second", *FLIP_STATS, "last_layer"):
+        if column not in runs:
+            runs = runs.assign(**{column: np.nan})
+    cells = cell_summary(runs, keys=PEER_KEYS)
+    base = cells[cells["variant"] == baseline]
+    out = _difference_to(cells, base, ["recipe", "dataset", "arch", "regime"], "diff")
+    out.loc[out["variant"] == baseline, ["diff", "diff_ci_low", "diff_ci_high"]] = np.nan
+    out["baseline"] = baseline
+    out = out.merge(flip_summary(runs, PEER_KEYS), on=PEER_KEYS, how="left")
+    out = _attach_reported(out, reported)
+    return sort_cells(out[PEER_COLUMNS])
+
+
+def peers(runs: pd.DataFrame, reported: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The peers table: every method under one matched recipe (refuses mixed recipes)."""
+    check_single_recipe(runs, "peers")
+    return peer_table(runs, reported, PEER_BASELINES["peers"])
+
+
+def own_table(name: str) -> Callable[[pd.DataFrame, pd.DataFrame | None], pd.DataFrame]:
+    """The builder of a peer's own table (``ovsw``, ``bop``, ``pabt``): recipes may be mixed."""
+
+    def build(runs: pd.DataFrame, reported: pd.DataFrame | None = None) -> pd.DataFrame:
+        return peer_table(runs, reported, PEER_BASELINES[name])
+
+    build.__name__ = name
+    build.__doc__ = f"The {name} table under its own recipes (baseline {PEER_BASELINES[name]})."
+    return build
+
+
+BUILDERS = {
+    "depth_scaling": depth_scaling,
+    "ordering": ordering,
+    "peers": peers,
+    "ovsw": own_table("ovsw"),
+    "bop": own_table("bop"),
+    "pabt": own_table("pabt"),
+}

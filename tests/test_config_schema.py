@@ -45,11 +45,14 @@ def test_shipped_config_is_complete(path):
 
 def test_defaults_are_filled_in():
     config = load(ROOT / "workflows" / "config" / "default.yaml")
-    for key in ("threads", "resources", "paper", "data_root"):
+    for key in ("threads", "resources", "paper", "data_root", "method_regimes"):
         config.pop(key)
     validate(config, str(SCHEMA))
     assert config["threads"] == 1
-    assert config["paper"]["reported"] == "paper/reported/stompp.csv"
+    assert config["paper"]["reported"] == [
+        f"paper/reported/{p}.csv" for p in ("stompp", "ovsw", "bop", "pabt")
+    ]
+    assert config["method_regimes"] == {}
     assert config["variants"]["ste"]["set"] == {}
 
 
@@ -72,6 +75,13 @@ def _broken(edit) -> dict:
         (lambda c: c.update(width=-1), "width"),
         (lambda c: c.update(seeds=[0, 0]), "seeds"),
         (lambda c: c.update(threds=2), "threds"),
+        (lambda c: c["tables"]["peers"].update(recipe="bad name"), "recipe"),
+        (lambda c: c["tables"]["ovsw"]["parts"][0].update(orderings=["sideways"]), "orderings"),
+        (lambda c: c["tables"]["ovsw"]["parts"][2].pop("archs"), "archs"),
+        (lambda c: c["tables"]["ovsw"].update(variants=["ste"]), "variants"),
+        (lambda c: c["tables"]["bop"].pop("variants"), "variants"),
+        (lambda c: c.update(method_regimes={"hybrid": ["ternary"]}), "ternary"),
+        (lambda c: c["paper"].update(reported=[]), "reported"),
     ],
 )
 def test_broken_config_names_the_key(edit, named):

@@ -63,7 +63,8 @@ def test_ordering_table_uses_resnet18_and_the_deepest_resnet():
     for name in ("default", "smoke", "paper"):
         config = load(name)
         archs = config["tables"]["ordering"]["archs"]
-        deepest = max(config["archs"], key=lambda a: int(a.removeprefix("resnet")))
+        depths = config["tables"]["depth_scaling"]["archs"]
+        deepest = max(depths, key=lambda a: int(a.removeprefix("resnet")))
         assert archs[0] == "resnet18" and deepest in archs
 
 
@@ -76,9 +77,12 @@ def test_trajectories_figure_grid(config):
 def test_all_runs_has_no_duplicates_and_shared_cells_are_shared(config):
     runs = grid.all_runs(config)
     assert len(runs) == len(set(runs))
+    tables = set().union(*(grid.section_runs(config, "tables", name) for name in config["tables"]))
+    assert tables == set(runs)  # the figures reuse table runs
     depth = set(grid.section_runs(config, "tables", "depth_scaling"))
-    ordering = set(grid.section_runs(config, "tables", "ordering"))
-    assert len(depth | ordering) == len(set(runs))  # the figure reuses table runs
+    peers = set(grid.section_runs(config, "tables", "peers"))
+    # fp, ste, stompp and stompp_ste on resnet18 (bnn, 2 seeds) are the depth table's runs
+    assert len(depth & peers) == 4 * 2
 
 
 def test_run_directory_layout():
@@ -150,3 +154,119 @@ def test_config_agrees_with_the_method_registry():
             assert cls.has_ordering == grid.has_ordering(config, variant), variant
             full_precision = tuple(getattr(cls, "regimes", ("bnn", "bwn"))) == ("fp",)
             assert full_precision == grid.is_full_precision(config, variant), variant
+
+
+# --------------------------------------------------------------------------- peers (issue 3)
+
+PEER_VARIANTS = {"fp", "ste", "stompp", "stompp_ste", "hybrid", "reverse_hybrid", "ovsw", "bop", "pabt"}
+
+
+def test_hybrids_run_only_in_the_bnn_regime(config):
+    axes = {
+        **grid.section_axes(config, "tables", "depth_scaling"),
+        "variants": ["ste", "hybrid", "reverse_hybrid"],
+    }
+    runs = grid.expand(config, axes)
+    assert {(r.variant, r.regime) for r in runs} == {
+        ("ste", "bnn"),
+        ("ste", "bwn"),
+        ("hybrid", "bnn"),
+        ("reverse_hybrid", "bnn"),
+    }
+    assert {r.ordering for r in runs if r.variant != "ste"} == {"forward"}
+    assert grid.supported_regimes(config, "hybrid") == ("bnn",)
+    assert grid.supported_regimes(config, "ste") == ("bnn", "bwn")
+
+
+def test_a_variant_without_a_supported_regime_names_the_key(config):
+    config = copy.deepcopy(config)
+    config["tables"]["ordering"].update(variants=["stompp", "hybrid"], regimes=["bwn"])
+    with pytest.raises(grid.ConfigError, match=r"tables\.ordering\.variants: 'hybrid'.*\['bnn'\]"):
+        grid.check_config(config)
+
+
+def test_peers_table_grid(config):
+    runs = grid.section_runs(config, "tables", "peers")
+    assert {r.variant for r in runs} == PEER_VARIANTS
+    assert {r.recipe for r in runs} == {"mini"} and {r.regime for r in runs} - {"fp"} == {"bnn"}
+    ordered = {r.variant: r.ordering for r in runs}
+    assert ordered["hybrid"] == ordered["stompp"] == "forward" and ordered["ovsw"] == "none"
+    archs = config["tables"]["peers"]["archs"]
+    assert len(runs) == len(PEER_VARIANTS) * len(archs) * len(config["seeds"])
+
+
+def test_sections_with_their_own_recipe_and_with_parts(config):
+    bop = grid.section_runs(config, "tables", "bop")
+    assert {(r.recipe, r.arch) for r in bop} == {("mini_bop_cifar", "binarynet")}
+    ovsw = grid.section_runs(config, "tables", "ovsw")
+    by_recipe = {}
+    for run in ovsw:
+        by_recipe.setdefault(run.recipe, set()).add((run.arch, run.variant))
+    assert by_recipe == {
+        "mini_ovsw_cifar": {(a, v) for a in ("resnet18", "resnet20", "vgg_small") for v in ("fp", "ovsw")},
+        "mini_ovsw_ablation": {("resnet18", v) for v in ("ste", "ovsw_ags", "ovsw_sad", "ovsw")},
+        "mini_ovsw_ablation_half": {("resnet18", "ste"), ("resnet18", "ovsw")},
+    }
+    assert (
+        config["recipes"]["mini_ovsw_ablation_half"]["epochs"] * 2
+        == config["recipes"]["mini_ovsw_ablation"]["epochs"]
+    )
+    figure = set(grid.section_runs(config, "figures", "silent_weights"))
+    assert figure <= set(ovsw) and {r.variant for r in figure} == {"ste", "ovsw"}
+
+
+def test_a_part_with_an_unknown_recipe_names_the_key(config):
+    config = copy.deepcopy(config)
+    config["tables"]["ovsw"]["parts"][1]["recipe"] = "ovsw_ablation"
+    with pytest.raises(grid.ConfigError, match=r"tables\.ovsw\.parts\[1\]\.recipe"):
+        grid.check_config(config)
+    config["tables"]["ovsw"]["parts"][1]["recipe"] = "mini"
+    config["tables"]["ovsw"]["parts"][0]["archs"] = ["alexnet"]
+    with pytest.raises(grid.ConfigError, match=r"tables\.ovsw\.parts\[0\]\.archs"):
+        grid.check_config(config)
+
+
+@pytest.mark.parametrize("name", ["default", "smoke", "paper"])
+def test_every_config_declares_the_peer_variants(name):
+    config = load(name)
+    for variant, (method, overrides) in {
+        "ovsw_ags": ("ovsw", {"sad": False}),
+        "ovsw_sad": ("ovsw", {"ags": False}),
+        "pabt_random": ("pabt", {"criterion": "random"}),
+        "pabt_1x1": ("pabt", {"weight_bases": 1, "act_bases": 1}),
+    }.items():
+        assert config["variants"][variant] == {"method": method, "set": overrides}
+    assert set(config["ordered_methods"]) == {"stompp", "stompp_ste", "hybrid", "reverse_hybrid"}
+    assert config["method_regimes"] == {"hybrid": ["bnn"], "reverse_hybrid": ["bnn"]}
+    assert set(config["tables"]) == {"depth_scaling", "ordering", "peers", "ovsw", "bop", "pabt"}
+    assert set(config["figures"]) == {"trajectories", "silent_weights"}
+    grid.check_config(config)
+
+
+def test_paper_config_covers_the_full_grid():
+    config = load("paper")
+    runs = grid.all_runs(config)
+    assert {r.variant for r in runs} == set(config["variants"])
+    assert {r.arch for r in runs} == set(config["archs"])
+    assert {r.dataset for r in runs} == {"cifar10", "cifar100"}
+    assert {r.regime for r in runs} == {"fp", "bnn", "bwn"}
+    assert {r.ordering for r in runs} == {"forward", "reverse", "global", "random", "none"}
+    assert {r.seed for r in runs} == {0, 1, 2, 3, 4}
+    assert {r.recipe for r in runs} == set(config["recipes"])
+    epochs = {name: recipe["epochs"] for name, recipe in config["recipes"].items()}
+    assert (epochs["ovsw_cifar"], epochs["ovsw_ablation"], epochs["ovsw_ablation_half"]) == (600, 120, 60)
+    bop = config["recipes"]["bop_cifar"]
+    assert (bop["optimizer"], bop["lr"], bop["batch_size"], bop["epochs"]) == ("adam", 0.01, 50, 500)
+    assert (bop["schedule"], bop["step_every"], bop["step_factor"]) == ("step", 100, 0.1)
+    assert not [r for r in runs if r.variant in ("hybrid", "reverse_hybrid") and r.regime != "bnn"]
+
+
+def test_method_regimes_agree_with_the_method_registry():
+    import methods
+
+    for name in ("default", "smoke", "paper"):
+        config = load(name)
+        for variant, spec in config["variants"].items():
+            cls = methods.get_method(spec["method"])
+            if not grid.is_full_precision(config, variant):
+                assert set(grid.supported_regimes(config, variant)) == set(cls.regimes), variant

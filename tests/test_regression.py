@@ -111,7 +111,7 @@ def test_report_has_a_row_per_number_and_claim_scope() -> None:
         Tables(depth_scaling=depth_table()),
         numbers["tolerance_pp"],
     )
-    assert rep["kind"].tolist() == ["number"] + ["claim"] * 6
+    assert rep["kind"].tolist() == ["number"] + ["claim"] * 12
     assert rep["id"].tolist()[1:] == [
         "S1:digits",
         "S2:all",
@@ -119,11 +119,12 @@ def test_report_has_a_row_per_number_and_claim_scope() -> None:
         "S4:all",
         "S5:digits/resnet50",
         "S6:all",
+        *(f"{claim}:all" for claim in ("O1", "O2", "O3", "B1", "P1", "P2")),
     ]
     assert set(rep["verdict"].iloc[1:]) == {"NOT RUN"}
     md = regression.report_markdown(rep)
     assert "| number | 1 | 0 | 0 | 0 | 0 | 0 |" in md
-    assert "| claim | 0 | 0 | 0 | 0 | 0 | 6 |" in md
+    assert "| claim | 0 | 0 | 0 | 0 | 0 | 12 |" in md
 
 
 def test_run_check_at_mini_scale(tmp_path: Path) -> None:
@@ -164,3 +165,86 @@ def test_reported_stompp_csv_maps_methods_to_variants() -> None:
     mapping = set(zip(stompp["method"], stompp["variant"], strict=True))
     assert mapping == {("stompp", "stompp"), ("stompp_ste_frozen", "stompp_ste")}
     assert stompp["source"].notna().all()
+    assert set(stompp["recipe"]) == {"paper"}
+
+
+# --------------------------------------------------------------------------- the peers' numbers
+
+PEER_CSVS = [ROOT / "paper" / "reported" / f"{p}.csv" for p in ("ovsw", "bop", "pabt")]
+ALL_CSVS = [STOMPP_CSV, *PEER_CSVS]
+
+
+def test_peer_reported_csvs_have_stompps_columns_and_valid_variant_names() -> None:
+    columns = list(pd.read_csv(STOMPP_CSV).columns)
+    frames = [pd.read_csv(p, keep_default_na=False) for p in PEER_CSVS]
+    for one in frames:
+        assert list(one.columns) == columns
+        assert one["variant"].str.fullmatch(r"[a-z0-9_.-]+").all()
+        assert (one["source"] != "").all() and (one["recipe"] != "").all()
+    peers = pd.concat(frames, ignore_index=True)
+    mapping = set(zip(peers["method"], peers["variant"], strict=True))
+    for pair in [
+        ("full_precision", "fp"),
+        ("ste_vanilla", "ste"),
+        ("ovsw_ags_only", "ovsw_ags"),
+        ("ovsw_sad_only", "ovsw_sad"),
+        ("latent_adam_ste", "ste"),
+        ("mbn_gamma_bop", "pabt_1x1"),
+        ("pabt_random", "pabt_random"),
+    ]:
+        assert pair in mapping
+    # every ovsw, bop, pabt (and Bi-Real competitor) row of shared/reference is carried over
+    assert [len(f) for f in frames] == [20 + 2, 4, 12]
+    assert peers["where"].str.contains("OvSW Table 2").sum() == 2
+    convergence = peers[peers["where"] == "Section 5.3 convergence"]
+    assert set(convergence["recipe"]) == {"ovsw_ablation_half"} and set(convergence["metric"]) == {"top1"}
+
+
+def peer_cell(recipe: str, variant: str, mean: float, n: int = 4, **extra) -> dict:
+    return cell("resnet18", "bnn", variant, mean, 1.0, n, dataset="cifar100") | {"recipe": recipe} | extra
+
+
+def test_peer_numbers_are_judged_against_their_papers_table() -> None:
+    ovsw = frame(
+        peer_cell("ovsw_ablation", "ste", 65.0, never_flipped_last=50.0)
+        | {"never_flipped_last_ci_low": 47.0, "never_flipped_last_ci_high": 53.0},
+        peer_cell("ovsw_ablation_half", "ste", 50.0),
+        peer_cell("ovsw_ablation", "ovsw", 69.0, n=0),
+    )
+    reported = pd.concat([pd.read_csv(p) for p in PEER_CSVS], ignore_index=True)
+    paper_tables = {"ovsw": "ovsw", "bop": "bop", "pabt": "pabt"}
+    rows = regression.number_rows(reported, Tables(ovsw=ovsw), 2.0, paper_tables)
+    verdicts = dict(zip(rows["id"] + "@" + reported["recipe"], rows["verdict"], strict=True))
+    # ste at ovsw_ablation: 65 +- 1 (n 4) vs 65.23: PASS; its never-flipped share 50 [47, 53] vs 54.07: PASS
+    assert verdicts["ovsw:cifar100/resnet18/bnn/ste:top1@ovsw_ablation"] == "PASS"
+    assert verdicts["ovsw:cifar100/resnet18/bnn/ste:never_flipped_last_pct@ovsw_ablation"] == "PASS"
+    # the same cell key under the half recipe is a different cell: 50 vs 55.28 FAILS
+    assert verdicts["ovsw:cifar100/resnet18/bnn/ste:top1@ovsw_ablation_half"] == "FAIL"
+    assert verdicts["ovsw:cifar100/resnet18/bnn/ovsw:top1@ovsw_ablation"] == "NOT RUN"  # n = 0
+    assert verdicts["ovsw:imagenet/resnet18/bnn/ovsw:top5@ovsw_imagenet"] == "NOT RUN"
+    bireal = rows[rows["id"].str.startswith("bireal:")]
+    assert set(bireal["verdict"]) == {"NOT RUN"}
+    assert bireal["detail"].str.contains("no table reproduces paper 'bireal'").all()
+    bop = rows[rows["id"].str.startswith("bop:")]
+    assert set(bop["verdict"]) == {"NOT RUN"} and bop["detail"].str.contains("table_bop").any()
+
+
+def test_run_check_with_every_papers_numbers_at_mini_scale(tmp_path: Path) -> None:
+    """Digits runs of the peers' tables: every paper number is NOT RUN, the claims are judged."""
+    results = tmp_path / "results"
+    paths = []
+    for seed in range(3):
+        kw = {"recipe": "mini_pabt_cifar", "arch": "resnet20", "seed": seed}
+        paths.append(write_run(tmp_path, 80.0 + seed, variant="pabt_1x1", **kw))
+        paths.append(write_run(tmp_path, 86.0 + seed, variant="pabt", **kw))
+    build_table("pabt", paths, results / "table_pabt.csv", ALL_CSVS)
+    report = run_check(results, ALL_CSVS, CLAIMS_YAML, results / "regression_report")
+    numbers = report[report["kind"] == "number"]
+    assert len(numbers) == sum(len(pd.read_csv(p)) for p in ALL_CSVS)
+    assert set(numbers["verdict"]) == {"NOT RUN"}
+    by_id = dict(zip(report["id"], report["verdict"], strict=True))
+    assert by_id["P1:mini_pabt_cifar/digits/resnet20"] == "HOLDS"
+    assert by_id["P2:all"] == "NOT RUN"  # no pabt_random cells
+    assert by_id["O1:all"] == "NOT RUN"  # no table_ovsw.csv
+    md = (results / "regression_report.md").read_text()
+    assert "paper/reported/pabt.csv" in md and "table_ovsw.csv` (missing)" in md

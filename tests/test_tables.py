@@ -13,7 +13,8 @@ from benchmark import aggregate, render, tables
 from benchmark.errors import UserError
 from benchmark.reporting import build_table
 
-ORDERED = {"stompp", "stompp_ste"}
+ORDERED = {"stompp", "stompp_ste", "hybrid", "reverse_hybrid"}
+LAYERS = ("layer1.0.conv1", "layer4.1.conv2")  # order 0 and the last binary layer
 
 
 def run_dir(
@@ -32,22 +33,33 @@ def run_dir(
     return root.joinpath("runs", *parts)
 
 
+def flip_curve(final: float, epochs: int) -> list[float]:
+    """A never-flipped share falling linearly from 100% to ``final`` at the last epoch."""
+    return [100.0 - (100.0 - final) * (e + 1) / epochs for e in range(epochs)]
+
+
 def write_run(
     root: Path,
     acc: float,
     curve: list[float] | None = None,
     status: str = "ok",
     finished: bool = True,
+    flips: tuple[float, float] | None = None,
+    steps_per_second: float = 30.0,
     **identity,
 ) -> Path:
-    """A run directory in the documented format; returns the path of its result.json."""
+    """A run directory in the documented format; returns the path of its result.json.
+
+    ``flips`` = (all, last): the final never-flipped shares (percent) over all binary weights
+    (metrics.csv) and in the last of two binary layers (layers.csv)."""
     d = run_dir(root, **identity)
     d.mkdir(parents=True, exist_ok=True)
     _, recipe, dataset, arch, regime, variant, ordering, seed = d.relative_to(root).parts
     curve = curve if curve is not None else [acc / 2, acc]
+    epochs = range(1, len(curve) + 1)
     metrics = pd.DataFrame(
         {
-            "epoch": range(1, len(curve) + 1),
+            "epoch": epochs,
             "step": [10 * (i + 1) for i in range(len(curve))],
             "lr": 0.1,
             "train_loss": 0.5,
@@ -55,9 +67,27 @@ def write_run(
             "test_acc": curve,
             "test_acc_as_trained": curve,
             "weight_frozen": 0.5,
-            "seconds": 1.0,
         }
     )
+    if flips is not None:
+        metrics["never_flipped"] = flip_curve(flips[0], len(curve))
+        metrics["flip_ratio"] = 1.0
+        last = flip_curve(flips[1], len(curve))
+        layers = pd.DataFrame(
+            [
+                {
+                    "epoch": e,
+                    "order": order,
+                    "name": name,
+                    "never_flipped": 100.0 if order == 0 else last[e - 1],
+                }
+                | {"flip_ratio": 1.0}
+                for e in epochs
+                for order, name in enumerate(LAYERS)
+            ]
+        )
+        layers.to_csv(d / "layers.csv", index=False)
+    metrics["seconds"] = 1.0
     metrics.to_csv(d / "metrics.csv", index=False)
     (d / "config.json").write_text("{}")
     result = d / "result.json"
@@ -78,7 +108,7 @@ def write_run(
             "epochs": len(curve),
             "steps": 100,
             "wall_seconds": 3.0,
-            "steps_per_second": 30.0,
+            "steps_per_second": steps_per_second,
             "config_hash": "abc",
             "provenance": {"bnnbench": "0.1.0", "git": "deadbeef", "device": "cpu"},
         }
@@ -193,8 +223,8 @@ def test_sort_order_of_archs_regimes_and_variants() -> None:
         ("a", "resnet18", "bnn", "zeta"),
         ("a", "resnet18", "bwn", "ste"),
         ("a", "resnet50", "bnn", "ste"),
+        ("a", "vgg_small", "bnn", "ste"),  # known architectures first, then alphabetically
         ("a", "alex", "bnn", "ste"),
-        ("a", "vgg_small", "bnn", "ste"),
         ("b", "resnet18", "bnn", "ste"),
     ]
 

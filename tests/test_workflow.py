@@ -62,21 +62,38 @@ def test_every_run_finished_with_a_record(smoke):
 
 def test_tables_have_one_row_per_cell(smoke):
     workdir, config = smoke
+    assert set(config["tables"]) == {"depth_scaling", "ordering", "peers", "ovsw", "bop", "pabt"}
     for name in config["tables"]:
         table = pd.read_csv(workdir / f"results/table_{name}.csv")
         runs = grid.section_runs(config, "tables", name)
-        cells = {(r.dataset, r.arch, r.regime, r.variant, r.ordering) for r in runs}
-        keys = ["dataset", "arch", "regime", "variant", "ordering"]
+        cells = {(r.recipe, r.dataset, r.arch, r.regime, r.variant, r.ordering) for r in runs}
+        keys = ["recipe", "dataset", "arch", "regime", "variant", "ordering"]
         assert set(table[keys].itertuples(index=False, name=None)) == cells, name
         assert (table["n"] == len(config["seeds"])).all(), name
         assert table["mean"].between(0, 100).all(), name
-        assert (workdir / config["paper"]["tables_dir"]).is_dir()
+        assert (workdir / config["paper"]["tables_dir"] / f"table_{name}.md").is_file()
+
+
+def test_peer_tables_carry_speed_and_flip_statistics(smoke):
+    workdir, _ = smoke
+    peers = pd.read_csv(workdir / "results/table_peers.csv")
+    assert (peers["steps_per_second"] > 0).all()
+    binary = peers[peers["variant"] != "fp"]
+    assert binary["never_flipped"].between(0, 100).all()
+    assert binary["never_flipped_last"].between(0, 100).all()
+    assert (binary["last_layer"] == "layer4.1.conv2").all()  # ResNet-18's last binary layer
+    ovsw = pd.read_csv(workdir / "results/table_ovsw.csv")
+    assert set(ovsw["recipe"]) == {"smoke", "smoke_half"}
 
 
 def test_figure_files_are_pdf_and_png(smoke):
-    workdir, _ = smoke
-    assert (workdir / "results/fig_trajectories.pdf").read_bytes().startswith(b"%PDF")
-    assert (workdir / "results/fig_trajectories.png").read_bytes().startswith(b"\x89PNG")
+    workdir, config = smoke
+    for name in config["figures"]:
+        assert (workdir / f"results/fig_{name}.pdf").read_bytes().startswith(b"%PDF")
+        assert (workdir / f"results/fig_{name}.png").read_bytes().startswith(b"\x89PNG")
+        assert (workdir / config["paper"]["figures_dir"] / f"fig_{name}.png").is_file()
+    silent = pd.read_csv(workdir / "results/silent_weights.csv")
+    assert set(silent["variant"]) == {"ste", "ovsw"}
 
 
 def test_regression_report_has_a_verdict_per_row(smoke):
@@ -85,6 +102,11 @@ def test_regression_report_has_a_verdict_per_row(smoke):
     assert len(report) > 0
     assert set(report["verdict"]) <= VERDICTS
     assert set(report["kind"]) == {"number", "claim"}
+    claims = {i.split(":")[0] for i in report.loc[report["kind"] == "claim", "id"]}
+    assert claims == {"S1", "S2", "S3", "S4", "S5", "S6", "O1", "O2", "O3", "B1", "P1", "P2"}
+    # every claim has the cells it needs in the smoke grid: none is NOT RUN for lack of them
+    judged = report[report["kind"] == "claim"]
+    assert not judged["detail"].str.contains("has no cells|was not produced").any()
     markdown = (workdir / "results/regression_report.md").read_text()
     assert "verdict" in markdown.lower()
 

@@ -7,9 +7,13 @@ TABLES = expand("results/table_{name}.csv", name=config["tables"])
 FIGURES = expand("results/fig_{name}.{ext}", name=config["figures"], ext=["pdf", "png"])
 REGRESSION_REPORT = ["results/regression_report.csv", "results/regression_report.md"]
 
-# Reported numbers and claims are source files: resolve them against the repository (the
-# Snakefile's directory), so that `--directory elsewhere` still finds them.
-REPORTED = os.path.relpath(os.path.join(workflow.basedir, config["paper"]["reported"]))
+# Reported numbers (one CSV per paper) and claims are source files: resolve them against
+# the repository (the Snakefile's directory), so that `--directory elsewhere` finds them.
+_reported = config["paper"]["reported"]
+REPORTED = [
+    os.path.relpath(os.path.join(workflow.basedir, path))
+    for path in ([_reported] if isinstance(_reported, str) else _reported)
+]
 CLAIMS = os.path.relpath(os.path.join(workflow.basedir, config["paper"]["claims"]))
 
 

@@ -1,4 +1,5 @@
-# One figure per config `figures` entry, as PDF and PNG.
+# One figure per config `figures` entry, as PDF and PNG, with its per-epoch data as CSV
+# beside it (trajectories.csv, silent_weights.csv).
 
 
 rule figure:

@@ -1,4 +1,5 @@
-# One CSV per paper table (config `tables`), plus Markdown and LaTeX renderings.
+# One CSV per table of config `tables` (its grid, or the union of its `parts`), plus
+# Markdown and LaTeX renderings; every reported-numbers CSV is passed along.
 
 
 rule table:

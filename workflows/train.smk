@@ -1,5 +1,12 @@
 # One training run per job: `bnnbench train` writes the whole run directory (DESIGN 6);
 # result.json exists only once the run has finished, so it is the rule's output.
+#
+# Interruptions (DESIGN 9): the run checkpoints every `checkpoint` seconds/steps and, on
+# SIGTERM or SIGUSR1, at the next step, then exits 75. `exec` makes the shell become
+# bnnbench, so a signal SLURM sends to the job's processes reaches it directly; started
+# again (a retry, a requeued SLURM job, a rerun), the same command resumes from
+# checkpoint.pt (Snakemake clears the log first: it shows the latest attempt, which says
+# `resumed from ... at step K`).
 
 
 rule train:
@@ -11,8 +18,15 @@ rule train:
         "envs/bnnbench.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=config["resources"]["mem_mb"],
-        runtime=config["resources"]["runtime"],
+        # estimates per dataset and arch; the runtime grows with the retry attempt
+        mem_mb=grid.train_resource(config, "mem_mb"),
+        runtime=grid.train_resource(config, "runtime"),
+        gpu=grid.train_resource(config, "gpu"),
+        cpus_per_task=grid.train_resource(config, "cpus_per_task"),
+        cpus_per_gpu=grid.train_resource(config, "cpus_per_gpu"),
+        # how often to checkpoint: a resource, not a param, so changing it reruns nothing
+        checkpoint_seconds=config["checkpoint"]["seconds"],
+        checkpoint_steps=config["checkpoint"]["steps"],
     params:
         method=lambda wildcards: grid.method_of(config, wildcards.variant),
         recipe=lambda wildcards: grid.recipe_args(config, wildcards.recipe),
@@ -21,9 +35,11 @@ rule train:
         data_root=grid.data_root_args(config),
         out=lambda wildcards, output: os.path.dirname(output.result),
     shell:
-        "bnnbench train --dataset {wildcards.dataset} --arch {wildcards.arch}"
+        "exec bnnbench train --dataset {wildcards.dataset} --arch {wildcards.arch}"
         " --method {params.method} --variant {wildcards.variant}"
         " --regime {wildcards.regime} --ordering {wildcards.ordering}"
         " --seed {wildcards.seed} --recipe {wildcards.recipe} {params.recipe}"
         " {params.overrides} --width {params.width} --threads {threads}"
-        " {params.data_root} --out {params.out} > {log} 2>&1"
+        " {params.data_root} --out {params.out}"
+        " --checkpoint-seconds {resources.checkpoint_seconds}"
+        " --checkpoint-steps {resources.checkpoint_steps} > {log} 2>&1"

@@ -1,0 +1,395 @@
+"""Checks for ``nox -s slurm``: a finished grid, equal runs, and the requeue test.
+
+The pure parts (config merging, expected targets, timing-free comparison of two run
+directories, SLURM job comments) are unit-tested in ``tests/test_slurm_profile.py``;
+the requeue test needs a running cluster (``tests/local_slurm.py``)::
+
+    python -m tests.slurm_checks grid WORKDIR CONFIG...          # targets exist, every run ok
+    python -m tests.slurm_checks compare RUN_DIR REFERENCE_DIR   # equal except timings
+    python -m tests.slurm_checks requeue --workdir W --reference R -- snakemake ...
+
+The requeue test starts the given Snakemake command (the smoke grid through the SLURM
+profile, checkpointing every step), waits until a ``train`` job is RUNNING and its run
+directory has a ``checkpoint.pt``, requeues it with ``scontrol requeue``, measures the
+seconds until that run trains again (its log says ``resumed from`` and the resumed process
+has finished a step), lets the grid finish, and compares the run with the same run of
+an uninterrupted grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark import grid
+
+RESULT_TIMING_KEYS = frozenset({"wall_seconds", "steps_per_second", "provenance"})
+RESUMED = re.compile(r"resumed from (\S+) at step (\d+)")
+CHECKPOINTED = re.compile(r"checkpointed at step (\d+)")
+CHECKPOINT = "checkpoint.pt"
+
+
+# -- configs and targets ---------------------------------------------------------------
+
+
+def merge_configs(*configs: Mapping[str, Any]) -> dict[str, Any]:
+    """Lay configs over each other the way Snakemake does: mappings merged, the rest replaced."""
+    merged: dict[str, Any] = {}
+    for config in configs:
+        _merge_into(merged, config)
+    return merged
+
+
+def _merge_into(base: dict[str, Any], over: Mapping[str, Any]) -> None:
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge_into(base[key], value)
+        elif isinstance(value, Mapping):
+            base[key] = merge_configs(value)
+        else:
+            base[key] = value
+
+
+def load_config(*paths: Path) -> dict[str, Any]:
+    """The workflow's config for ``--configfile paths...``: the default config, then each path."""
+    default = Path(__file__).resolve().parents[1] / "workflows" / "config" / "default.yaml"
+    return merge_configs(*(yaml.safe_load(Path(p).read_text()) for p in (default, *paths)))
+
+
+def expected_targets(config: Mapping[str, Any]) -> list[str]:
+    """What ``snakemake all`` makes besides the runs: tables, figures, regression report."""
+    targets = [f"results/table_{name}.csv" for name in config["tables"]]
+    targets += [f"results/fig_{name}.{ext}" for name in config["figures"] for ext in ("pdf", "png")]
+    return targets + ["results/regression_report.csv", "results/regression_report.md"]
+
+
+def check_grid(workdir: Path, config: Mapping[str, Any]) -> list[str]:
+    """Problems of a finished ``all`` in ``workdir``: missing targets, runs not ``ok``, leftovers."""
+    problems = [f"missing {t}" for t in expected_targets(config) if not (workdir / t).is_file()]
+    for run in grid.all_runs(config):
+        path = workdir / run.result
+        if not path.is_file():
+            problems.append(f"missing {run.result}")
+            continue
+        status = json.loads(path.read_text()).get("status")
+        if status != "ok":
+            problems.append(f"{run.result}: status {status!r}, expected 'ok'")
+        if (workdir / run.directory / CHECKPOINT).exists():
+            problems.append(f"{run.directory}/{CHECKPOINT} left behind after result.json")
+    return problems
+
+
+# -- comparing two runs ----------------------------------------------------------------
+
+
+def is_timing_key(key: str) -> bool:
+    """Whether a record key is a timing (differs between equal runs): wall time, rates, provenance."""
+    k = key.lower()
+    return k in RESULT_TIMING_KEYS or "second" in k or k.endswith("_time") or k.startswith("time")
+
+
+def strip_timing(value: Any) -> Any:
+    """``value`` with every timing key (:func:`is_timing_key`) removed, recursively."""
+    if isinstance(value, Mapping):
+        return {k: strip_timing(v) for k, v in value.items() if not is_timing_key(str(k))}
+    if isinstance(value, list):
+        return [strip_timing(v) for v in value]
+    return value
+
+
+def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """A CSV file's columns and rows without its timing columns, cells as written."""
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return [], []
+    keep = [i for i, name in enumerate(rows[0]) if not is_timing_key(name)]
+    return [rows[0][i] for i in keep], [[row[i] for i in keep] for row in rows[1:]]
+
+
+def compare_runs(run_dir: Path, reference_dir: Path) -> list[str]:
+    """Differences between two run directories of the same identity, timings left out.
+
+    ``metrics.csv`` and ``layers.csv`` must be equal cell for cell (as written, so bit for
+    bit) in every column but ``seconds``; ``result.json`` equal in every key but
+    ``wall_seconds``, ``steps_per_second``, ``provenance`` and other timings. An empty
+    list means the runs are equal.
+    """
+    differences: list[str] = []
+    for name in ("metrics.csv", "layers.csv"):
+        mine, theirs = run_dir / name, reference_dir / name
+        if not mine.exists() and not theirs.exists() and name == "layers.csv":
+            continue
+        if not mine.exists() or not theirs.exists():
+            differences.append(f"{name}: present in only one of the runs")
+            continue
+        (cols_a, rows_a), (cols_b, rows_b) = read_rows(mine), read_rows(theirs)
+        if cols_a != cols_b:
+            differences.append(f"{name}: columns {cols_a} != {cols_b}")
+            continue
+        if len(rows_a) != len(rows_b):
+            differences.append(f"{name}: {len(rows_a)} rows != {len(rows_b)}")
+        for i, (a, b) in enumerate(zip(rows_a, rows_b, strict=False)):
+            for col, x, y in zip(cols_a, a, b, strict=True):
+                if x != y:
+                    differences.append(f"{name} row {i + 1} {col}: {x} != {y}")
+    mine, theirs = run_dir / "result.json", reference_dir / "result.json"
+    if not mine.exists() or not theirs.exists():
+        differences.append("result.json: present in only one of the runs")
+    else:
+        a = strip_timing(json.loads(mine.read_text()))
+        b = strip_timing(json.loads(theirs.read_text()))
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                differences.append(f"result.json {key}: {a.get(key)!r} != {b.get(key)!r}")
+    return differences
+
+
+# -- SLURM jobs and runs ---------------------------------------------------------------
+
+
+def run_from_directory(directory: Path | str) -> grid.Run:
+    """The run whose directory (``.../results/runs/<recipe>/.../seed<k>``) this is."""
+    parts = Path(directory).parts
+    recipe, dataset, arch, regime, variant, ordering, seed = parts[-7:]
+    if not seed.startswith("seed"):
+        raise ValueError(f"not a run directory: {directory}")
+    return grid.Run(recipe, dataset, arch, regime, variant, ordering, int(seed.removeprefix("seed")))
+
+
+def job_comment(run: grid.Run) -> str:
+    """The ``--comment`` the SLURM plugin gives the ``train`` job of ``run``.
+
+    It joins the rule's wildcard values in the order of the output pattern (recipe,
+    dataset, arch, regime, variant, ordering, seed), as ``sbatch --comment``.
+    """
+    values = [str(v) for v in asdict(run).values()]
+    return "rule_train_wildcards_" + "_".join(values).replace("/", "_")
+
+
+def squeue(env: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """Every job the cluster knows: (job id, state, comment)."""
+    proc = subprocess.run(
+        ["squeue", "--noheader", "--states=all", "--format=%i|%T|%k"],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    jobs = []
+    for line in proc.stdout.splitlines():
+        jobid, state, comment = (line.split("|", 2) + ["", ""])[:3]
+        jobs.append((jobid.strip(), state.strip(), comment.strip()))
+    return jobs
+
+
+@dataclass
+class RequeueReport:
+    """What the requeue test saw; times are seconds after ``scontrol requeue``."""
+
+    run: str
+    jobid: str
+    checkpointed_step: int | None = None
+    resumed_step: int | None = None
+    job_running_again: float | None = None
+    resumed: float | None = None
+    training_again: float | None = None
+    snakemake_rc: int | None = None
+    differences: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.differences and self.training_again is not None
+
+    def summary(self) -> str:
+        def s(x: float | None) -> str:
+            return "never" if x is None else f"{x:.1f} s"
+
+        return (
+            f"requeued SLURM job {self.jobid} ({self.run}) at step {self.checkpointed_step}: "
+            f"job RUNNING again after {s(self.job_running_again)}, resumed from step "
+            f"{self.resumed_step} after {s(self.resumed)}, training again (first step after "
+            f"the resume written) after {s(self.training_again)}; records equal to the "
+            f"uninterrupted run: {'yes' if not self.differences else 'NO'}"
+        )
+
+
+def requeue_test(
+    command: Sequence[str],
+    workdir: Path,
+    reference: Path,
+    env: Mapping[str, str],
+    *,
+    timeout: float = 3600.0,
+    poll: float = 0.2,
+    log: Callable[[str], None] = print,
+) -> RequeueReport:
+    """Run ``command`` (a Snakemake grid on SLURM in ``workdir``), requeue one running train job.
+
+    ``reference`` is the working directory of an uninterrupted grid with the same runs.
+    """
+    deadline = time.monotonic() + timeout
+    workdir.mkdir(parents=True, exist_ok=True)
+    output = workdir.parent / f"{workdir.name}.snakemake.log"
+    with output.open("w") as out:
+        proc = subprocess.Popen(list(command), env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            report = _requeue_one(workdir, env, proc, deadline, poll, log)
+            remaining = max(deadline - time.monotonic(), 1.0)
+            report.snakemake_rc = proc.wait(timeout=remaining)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=60)
+    if report.snakemake_rc != 0:
+        tail = output.read_text()[-4000:]
+        report.problems.append(f"snakemake exited {report.snakemake_rc}; {output}:\n{tail}")
+        return report
+    run_dir = workdir / report.run
+    text = (run_dir / "train.log").read_text()
+    if not RESUMED.search(text):
+        report.problems.append(f"{run_dir}/train.log never says 'resumed from': the run started over")
+    report.differences = compare_runs(run_dir, reference / report.run)
+    return report
+
+
+def _requeue_one(
+    workdir: Path,
+    env: Mapping[str, str],
+    proc: subprocess.Popen,
+    deadline: float,
+    poll: float,
+    log: Callable[[str], None],
+) -> RequeueReport:
+    runs_dir = workdir / "results" / "runs"
+    target: tuple[str, Path] | None = None
+    while target is None:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("no train job was ever RUNNING with a checkpoint.pt (grid ended or timed out)")
+        running = {comment: jobid for jobid, state, comment in squeue(env) if state == "RUNNING"}
+        for ckpt in sorted(runs_dir.rglob(CHECKPOINT)) if runs_dir.exists() else []:
+            jobid = running.get(job_comment(run_from_directory(ckpt.parent)))
+            if jobid:
+                target = (jobid, ckpt)
+                break
+        else:
+            time.sleep(poll)
+    jobid, ckpt = target
+    run_dir = ckpt.parent
+    train_log = run_dir / "train.log"
+    report = RequeueReport(run=str(run_dir.relative_to(workdir)), jobid=jobid)
+    log(f"requeueing SLURM job {jobid}: {report.run}")
+    requeued_at = time.time()
+    subprocess.run(["scontrol", "requeue", jobid], env=dict(env), check=True, timeout=30)
+
+    left_running = False
+    last_old_mtime = 0.0
+    while report.training_again is None:
+        now = time.time()
+        if time.monotonic() > deadline or proc.poll() is not None:
+            report.problems.append("the requeued run did not train again before the grid ended")
+            break
+        text = train_log.read_text() if train_log.exists() else ""
+        done = CHECKPOINTED.findall(text)
+        if done:
+            report.checkpointed_step = int(done[-1])
+        state = next((s for j, s, _ in squeue(env) if j == jobid), "")
+        if state != "RUNNING":
+            left_running = True
+        elif left_running and report.job_running_again is None:
+            report.job_running_again = now - requeued_at
+        resumed = RESUMED.findall(text)
+        try:
+            mtime = ckpt.stat().st_mtime
+        except FileNotFoundError:
+            mtime = None
+        if not resumed:
+            last_old_mtime = max(last_old_mtime, mtime or 0.0)  # the old process's writes
+        else:
+            if report.resumed is None:
+                report.resumed = now - requeued_at
+                report.resumed_step = int(resumed[-1][1])
+            if mtime is not None and mtime > last_old_mtime and mtime > requeued_at + report.resumed - 1:
+                report.training_again = mtime - requeued_at
+            elif mtime is None and (run_dir / "result.json").exists():  # finished between polls
+                report.training_again = (run_dir / "result.json").stat().st_mtime - requeued_at
+        time.sleep(poll)
+    return report
+
+
+# -- command line ------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tests.slurm_checks grid|compare|requeue ...``; exit 1 on any problem."""
+    parser = argparse.ArgumentParser(prog="python -m tests.slurm_checks", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("grid", help="every target exists and every run finished ok")
+    p.add_argument("workdir", type=Path)
+    p.add_argument("configfiles", type=Path, nargs="+", help="the --configfile list the grid ran with")
+    p = sub.add_parser("compare", help="two run directories are equal except timings")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("reference_dir", type=Path)
+    p = sub.add_parser("requeue", help="requeue one running train job of a grid; compare it")
+    p.add_argument("--workdir", type=Path, required=True, help="working directory of the grid to run")
+    p.add_argument("--reference", type=Path, required=True, help="an uninterrupted grid's working directory")
+    p.add_argument("--configfiles", type=Path, nargs="+", required=True, help="the grid's --configfile list")
+    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("snakemake", nargs=argparse.REMAINDER, help="-- then the snakemake command")
+    args = parser.parse_args(argv)
+
+    if args.command == "grid":
+        return _report(check_grid(args.workdir, load_config(*args.configfiles)), f"grid OK in {args.workdir}")
+    if args.command == "compare":
+        return _report(compare_runs(args.run_dir, args.reference_dir), "runs equal except timings")
+    command = args.snakemake[1:] if args.snakemake[:1] == ["--"] else args.snakemake
+    report = requeue_test(command, args.workdir, args.reference, os.environ, timeout=args.timeout)
+    print(report.summary(), flush=True)
+    problems = report.problems + [f"differs from the uninterrupted run: {d}" for d in report.differences]
+    if report.training_again is None and not problems:
+        problems.append("the requeued run was never seen training again")
+    problems += check_grid(args.workdir, load_config(*args.configfiles))
+    others = _compare_all(args.workdir, args.reference, load_config(*args.configfiles))
+    problems += others
+    return _report(
+        problems, f"requeue OK: requeue-to-training {report.training_again:.1f} s" if report.ok else ""
+    )
+
+
+def _compare_all(workdir: Path, reference: Path, config: Mapping[str, Any]) -> list[str]:
+    """Every run of the grid equals the reference grid's (checkpointing changes no number)."""
+    problems = []
+    for run in grid.all_runs(config):
+        if (workdir / run.result).exists() and (reference / run.result).exists():
+            problems += [
+                f"{run.directory}: {d}"
+                for d in compare_runs(workdir / run.directory, reference / run.directory)
+            ]
+    return problems
+
+
+def _report(problems: Iterable[str], ok_message: str) -> int:
+    problems = list(problems)
+    for problem in problems:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(ok_message, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

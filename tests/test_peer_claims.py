@@ -1,0 +1,256 @@
+"""The peers' claims (O1-O3, B1, P1, P2) on hand-made peer tables: HOLDS, FAILS,
+INCONCLUSIVE and NOT RUN for each, with the thresholds of paper/claims.yaml."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark import claims as cl
+from benchmark import stats
+from benchmark.claims import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN
+from benchmark.errors import UserError
+
+CLAIMS_YAML = Path(__file__).resolve().parents[1] / "paper" / "claims.yaml"
+NAN = float("nan")
+
+
+def peer(
+    variant: str,
+    mean: float,
+    std: float = 0.5,
+    n: int = 5,
+    recipe: str = "ovsw_ablation",
+    flips: tuple[float, float] | None = None,
+    flip_half_width: float = 1.0,
+) -> dict:
+    """One peer-table row on digits/resnet18/bnn; ``flips`` = final never-flipped shares (all,
+    last layer) with intervals of +- flip_half_width (undefined for a single seed)."""
+    low, high = stats.t_interval(mean, std, n)
+    row = {
+        "recipe": recipe,
+        "dataset": "digits",
+        "arch": "resnet18",
+        "regime": "bnn",
+        "variant": variant,
+        "ordering": "none",
+        "n": n,
+        "mean": mean if n else NAN,
+        "std": std if n > 1 else NAN,
+        "ci_low": low,
+        "ci_high": high,
+        "last_layer": "layer4.1.conv2",
+    }
+    for column, value in zip(("never_flipped", "never_flipped_last"), flips or (NAN, NAN), strict=True):
+        hw = flip_half_width if n > 1 else NAN
+        row |= {column: value, f"{column}_ci_low": value - hw, f"{column}_ci_high": value + hw}
+    return row
+
+
+def table(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+@pytest.fixture(scope="module")
+def claims() -> dict[str, cl.Claim]:
+    parsed, _ = cl.load_claims(CLAIMS_YAML)
+    return {c.id: c for c in parsed}
+
+
+def verdicts(claim: cl.Claim, tables: cl.Tables) -> dict[str, str]:
+    return {o.scope: o.verdict for o in claim.evaluate(tables)}
+
+
+SCOPE = "ovsw_ablation/digits/resnet18"
+
+
+# --------------------------------------------------------------------------- O1 silent weights
+
+
+@pytest.mark.parametrize(
+    ("num", "den", "ratio", "expected"),
+    [
+        ((50.0, 54.0), (2.0, 3.0), 10.0, HOLDS),  # 50/3 = 16.7 >= 10
+        ((50.0, 54.0), (6.0, 7.0), 10.0, FAILS),  # 54/6 = 9 < 10
+        ((38.0, 42.0), (3.0, 5.0), 10.0, INCONCLUSIVE),  # [7.6, 14]
+        ((50.0, 54.0), (0.0, 0.0), 10.0, HOLDS),  # OvSW leaves none silent
+        ((50.0, 54.0), (0.0, 3.0), 10.0, HOLDS),  # upper bound infinite, lower 16.7
+        ((0.0, 0.0), (0.0, 0.0), 10.0, FAILS),  # upper bound 0: nothing to cut
+        ((NAN, NAN), (2.0, 3.0), 10.0, INCONCLUSIVE),
+    ],
+)
+def test_ratio_at_least(num, den, ratio, expected) -> None:
+    verdict, low, high = cl.ratio_at_least(num, den, ratio)
+    assert verdict == expected
+    if expected == HOLDS and den[1] > 0:
+        assert low == pytest.approx(num[0] / den[1])
+
+
+def o1_table(ovsw_flips: tuple[float, float], n: int = 5) -> pd.DataFrame:
+    return table(
+        peer("fp", 95.0, recipe="ovsw_cifar"),
+        peer("ste", 60.0, flips=(40.0, 54.0)),
+        peer("ovsw", 66.0, n=n, flips=ovsw_flips, flip_half_width=0.2),
+    )
+
+
+def test_o1_holds_when_ovsw_cuts_silent_weights_tenfold(claims) -> None:
+    outcome = claims["O1"].evaluate(cl.Tables(ovsw=o1_table((3.0, 2.0))))
+    assert [o.scope for o in outcome] == [SCOPE]  # the recipe without ste has no scope
+    (o,) = outcome
+    assert o.verdict == HOLDS
+    large, last, overall = o.parts
+    assert large.estimate == 54.0 and "layer4.1.conv2" in large.text and "> 25%" in large.text
+    assert last.estimate == pytest.approx(27.0) and last.ci_low == pytest.approx(53.0 / 2.2)
+    assert overall.estimate == pytest.approx(40.0 / 3.0)
+    assert "all binary layers" in overall.text and ">= 10x" in overall.text
+
+
+def test_o1_fails_inconclusive_and_not_run(claims) -> None:
+    def judge(ovsw_flips, **kw) -> str:
+        return verdicts(claims["O1"], cl.Tables(ovsw=o1_table(ovsw_flips, **kw)))[SCOPE]
+
+    assert judge((20.0, 2.0)) == FAILS  # overall only halved
+    assert judge((4.0, 2.0)) == INCONCLUSIVE  # overall ratio interval [39/4.2, 41/3.8] spans 10
+    assert judge((3.0, 2.0), n=1) == INCONCLUSIVE  # a single OvSW seed: no interval
+    assert judge((NAN, NAN)) == NOT_RUN  # OvSW recorded no flip statistics
+    little = table(peer("ste", 60.0, flips=(5.0, 8.0)), peer("ovsw", 66.0, flips=(0.2, 0.1)))
+    assert verdicts(claims["O1"], cl.Tables(ovsw=little)) == {SCOPE: FAILS}  # STE's share is not large
+    assert verdicts(claims["O1"], cl.Tables()) == {"all": NOT_RUN}
+    only_ste = table(peer("ste", 60.0, flips=(40.0, 54.0)))
+    assert verdicts(claims["O1"], cl.Tables(ovsw=only_ste)) == {"all": NOT_RUN}
+
+
+# --------------------------------------------------------------------------- O2 components
+
+
+def o2_table(ags: float, sad: float, ovsw: float, std: float = 0.5, sad_n: int = 5) -> pd.DataFrame:
+    return table(
+        peer("ste", 60.0, std),
+        peer("ovsw_ags", ags, std),
+        peer("ovsw_sad", sad, std, n=sad_n),
+        peer("ovsw", ovsw, std),
+    )
+
+
+def test_o2_components(claims) -> None:
+    def judge(t: pd.DataFrame) -> str:
+        return verdicts(claims["O2"], cl.Tables(ovsw=t))[SCOPE]
+
+    assert judge(o2_table(65.0, 64.0, 67.0)) == HOLDS
+    assert judge(o2_table(58.0, 64.0, 67.0)) == FAILS  # AGS alone is worse than vanilla
+    assert judge(o2_table(65.0, 64.0, 63.0)) == FAILS  # the combination is not best
+    assert judge(o2_table(65.0, 64.0, 65.2)) == INCONCLUSIVE  # OvSW vs AGS within the noise
+    assert judge(o2_table(65.0, 64.0, 67.0, sad_n=0)) == NOT_RUN  # SAD only never finished
+    (o,) = claims["O2"].evaluate(cl.Tables(ovsw=o2_table(65.0, 64.0, 67.0)))
+    assert len(o.parts) == 4 and o.parts[0].text.startswith("ovsw_ags 65.00")
+    assert o.parts[3].text.startswith("ovsw 67.00") and "- ovsw_sad 64.00" in o.parts[3].text
+    no_sad = o2_table(65.0, 64.0, 67.0)
+    assert verdicts(claims["O2"], cl.Tables(ovsw=no_sad[no_sad.variant != "ovsw_sad"])) == {"all": NOT_RUN}
+
+
+# --------------------------------------------------------------------------- O3 convergence
+
+
+def o3_table(ovsw_half: float, std: float = 0.5, n: int = 5, recipe: str = "ovsw_ablation") -> pd.DataFrame:
+    return table(
+        peer("ste", 60.0, std, recipe=recipe),
+        peer("ovsw", 66.0, std, recipe=recipe),
+        peer("ste", 55.0, std, recipe=f"{recipe}_half"),
+        peer("ovsw", ovsw_half, std, n=n, recipe=f"{recipe}_half"),
+    )
+
+
+def test_o3_convergence(claims) -> None:
+    def judge(t: pd.DataFrame, scope: str = SCOPE) -> str:
+        return verdicts(claims["O3"], cl.Tables(ovsw=t))[scope]
+
+    assert judge(o3_table(63.0)) == HOLDS
+    assert judge(o3_table(57.0)) == FAILS
+    assert judge(o3_table(60.5, std=3.0, n=3)) == INCONCLUSIVE
+    assert judge(o3_table(63.0, n=0)) == NOT_RUN
+    # the mini recipes follow the same naming: <recipe>_half
+    mini = o3_table(63.0, recipe="mini_ovsw_ablation")
+    assert verdicts(claims["O3"], cl.Tables(ovsw=mini)) == {"mini_ovsw_ablation/digits/resnet18": HOLDS}
+    (o,) = claims["O3"].evaluate(cl.Tables(ovsw=o3_table(63.0)))
+    assert o.parts[0].estimate == pytest.approx(3.0)
+    assert "ovsw at ovsw_ablation_half vs ste at ovsw_ablation" in o.parts[0].text
+    full_only = o3_table(63.0).iloc[:2]
+    assert verdicts(claims["O3"], cl.Tables(ovsw=full_only)) == {"all": NOT_RUN}
+
+
+# --------------------------------------------------------------------------- B1, P1, P2
+
+
+def pair(
+    variant: str, baseline: str, a: float, b: float, std: float = 0.2, n: int = 5, a_n: int | None = None
+):
+    recipe = "bop_cifar" if baseline == "ste" else "pabt_cifar"
+    n_a = n if a_n is None else a_n
+    return table(peer(baseline, b, std, n, recipe=recipe), peer(variant, a, std, n_a, recipe=recipe))
+
+
+def test_b1_bop_at_least_ste(claims) -> None:
+    def judge(t: pd.DataFrame) -> str:
+        return verdicts(claims["B1"], cl.Tables(bop=t))["bop_cifar/digits/resnet18"]
+
+    assert judge(pair("bop", "ste", 91.3, 90.9)) == HOLDS
+    assert judge(pair("bop", "ste", 90.6, 90.9)) == HOLDS  # 0.3 worse, within the 1-point tolerance
+    assert judge(pair("bop", "ste", 85.0, 90.9)) == FAILS
+    assert judge(pair("bop", "ste", 90.4, 90.9, std=0.5, n=3)) == INCONCLUSIVE
+    assert judge(pair("bop", "ste", 91.3, 90.9, a_n=0)) == NOT_RUN
+    assert verdicts(claims["B1"], cl.Tables(pabt=pair("bop", "ste", 91.3, 90.9))) == {"all": NOT_RUN}
+
+
+@pytest.mark.parametrize(("claim", "baseline"), [("P1", "pabt_1x1"), ("P2", "pabt_random")])
+def test_p1_p2_pabt_beats_its_controls(claims, claim: str, baseline: str) -> None:
+    def judge(t: pd.DataFrame) -> str:
+        return verdicts(claims[claim], cl.Tables(pabt=t))["pabt_cifar/digits/resnet18"]
+
+    assert judge(pair("pabt", baseline, 86.6, 84.3)) == HOLDS
+    assert judge(pair("pabt", baseline, 83.0, 84.3)) == FAILS
+    assert judge(pair("pabt", baseline, 84.5, 84.3, std=1.0, n=3)) == INCONCLUSIVE
+    assert judge(pair("pabt", baseline, 86.6, 84.3, a_n=0)) == NOT_RUN
+    assert verdicts(claims[claim], cl.Tables()) == {"all": NOT_RUN}
+    (o,) = claims[claim].evaluate(cl.Tables(pabt=pair("pabt", baseline, 86.6, 84.3)))
+    assert o.parts[0].estimate == pytest.approx(2.3)
+    assert math.isfinite(o.parts[0].ci_low) and f"- {baseline} 84.30" in o.parts[0].text
+
+
+def test_peer_claims_are_scoped_per_recipe_dataset_arch(claims) -> None:
+    two = pd.concat(
+        [pair("pabt", "pabt_1x1", 86.6, 84.3), pair("pabt", "pabt_1x1", 80.0, 84.3).assign(arch="resnet20")]
+    )
+    assert verdicts(claims["P1"], cl.Tables(pabt=two)) == {
+        "pabt_cifar/digits/resnet18": HOLDS,
+        "pabt_cifar/digits/resnet20": FAILS,
+    }
+
+
+def test_peer_claims_yaml_parameters(claims) -> None:
+    assert claims["O1"].params.ratio == 10.0 and claims["O1"].params.table == "ovsw"
+    assert claims["O2"].params.components == ("ovsw_ags", "ovsw_sad")
+    assert claims["O3"].params.half_suffix == "_half"
+    assert claims["B1"].params.tolerance_pp == 1.0
+    assert (claims["P1"].params.baseline, claims["P2"].params.baseline) == ("pabt_1x1", "pabt_random")
+
+
+def test_a_claim_must_name_a_known_table() -> None:
+    entry = {
+        "id": "X",
+        "check": "beats",
+        "description": "d",
+        "params": {"table": "nope", "regime": "bnn", "variant": "a", "baseline": "b", "margin_pp": 0.0},
+    }
+    with pytest.raises(UserError, match="'table' must be one of"):
+        cl.parse_claim(entry)
+
+
+def test_numbers_tables_must_name_known_tables(tmp_path: Path) -> None:
+    path = tmp_path / "claims.yaml"
+    path.write_text("numbers: {tolerance_pp: 2.0, tables: {ovsw: table_ovsw}}\nclaims: []\n")
+    with pytest.raises(UserError, match="numbers.tables"):
+        cl.load_claims(path)
