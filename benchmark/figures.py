@@ -104,9 +104,12 @@ def silent_panels(data: pd.DataFrame) -> list[tuple[str, str, str]]:
     return [tuple(r) for r in sort_cells(cells)[["recipe", "dataset", "arch"]].itertuples(index=False)]
 
 
-def draw_share(ax, curves: pd.DataFrame, label: str, color: str) -> None:
-    """Mean over seeds with its min-max band, and the final mean at the end of the line; every
-    curve starts at 100% before the first step (epoch 0: nothing has flipped yet)."""
+END_LABEL_GAP = 7.0  # minimum vertical distance (percentage points) between end labels
+
+
+def draw_share(ax, curves: pd.DataFrame, label: str, color: str) -> tuple[float, float]:
+    """Mean over seeds with its min-max band; every curve starts at 100% before the first step
+    (epoch 0: nothing has flipped yet). Returns the end point (last epoch, final mean)."""
     wide = curves.pivot_table(index="epoch", columns="seed", values="never_flipped", aggfunc="mean")
     if 0 not in wide.index:
         wide.loc[0] = 100.0
@@ -114,36 +117,62 @@ def draw_share(ax, curves: pd.DataFrame, label: str, color: str) -> None:
     mean = wide.mean(axis=1)
     ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=color, alpha=0.2, linewidth=0)
     ax.plot(wide.index, mean, color=color, linewidth=2.0, label=label)
-    ax.annotate(
-        f"{mean.iloc[-1]:.1f}%",
-        (wide.index[-1], mean.iloc[-1]),
-        xytext=(4, 0),
-        textcoords="offset points",
-        va="center",
-        fontsize="small",
-        color=color,
-    )
+    return float(wide.index[-1]), float(mean.iloc[-1])
+
+
+def spread_labels(values: Sequence[float], gap: float = END_LABEL_GAP, top: float = 100.0) -> list[float]:
+    """Label heights near ``values`` (same order) at least ``gap`` apart and at most ``top``."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    placed = [0.0] * len(values)
+    previous = -float("inf")
+    for i in order:
+        placed[i] = max(values[i], previous + gap)
+        previous = placed[i]
+    overflow = max(placed, default=0.0) - top
+    return [y - max(overflow, 0.0) for y in placed]
+
+
+def label_ends(ax, ends: Sequence[tuple[float, float, str]]) -> None:
+    """The final mean of each curve, written just right of its end, without overlaps."""
+    heights = spread_labels([y for _, y, _ in ends])
+    for (x, y, color), height in zip(ends, heights, strict=True):
+        ax.annotate(
+            f"{y:.1f}%",
+            (x, height),
+            xytext=(5, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="small",
+            color=color,
+            annotation_clip=False,
+        )
 
 
 def silent_weights_figure(
     data: pd.DataFrame, variants: Sequence[str] = SILENT_VARIANTS, regime: str = "bnn"
 ) -> Figure:
-    """The silent-weights figure (see the module docstring); a note when there is no data."""
+    """The silent-weights figure (see the module docstring); a note when there is no data.
+    One legend for all panels, below them."""
     data = data[data["variant"].isin(list(variants)) & (data["regime"] == regime)]
     rows = silent_panels(data) or [("", "", "")]
-    fig = Figure(figsize=(2 * PANEL_SIZE[0] + 0.6, PANEL_SIZE[1] * len(rows)), layout="constrained")
+    fig = Figure(figsize=(2 * PANEL_SIZE[0] + 0.6, PANEL_SIZE[1] * len(rows) + 0.4), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(rows), 2, squeeze=False)
     colors = {v: f"C{i}" for i, v in enumerate(variants)}
+    legend: dict[str, object] = {}
     for (recipe, dataset, arch), pair in zip(rows, axes, strict=True):
         cell = data[(data["recipe"] == recipe) & (data["dataset"] == dataset) & (data["arch"] == arch)]
         for ax, scope in zip(pair, (SCOPE_ALL, SCOPE_LAST), strict=True):
             part = cell[cell["scope"] == scope]
+            ends = []
             for variant in variants:
                 curves = part[part["variant"] == variant]
                 if not curves.empty:
-                    label = f"{variant} (mean, min-max band, n={curves['seed'].nunique()})"
-                    draw_share(ax, curves, label, colors[variant])
+                    label = f"{variant} (mean over seeds, min-max band, n={curves['seed'].nunique()})"
+                    ends.append((*draw_share(ax, curves, label, colors[variant]), colors[variant]))
+            label_ends(ax, ends)
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                legend.setdefault(label, handle)
             layers = sorted(set(part["layer"].dropna().astype(str)) - {""})
             where = f"{scope} ({', '.join(layers)})" if layers else scope
             title = f"{dataset} / {arch} ({regime}, {recipe})\n{where}" if dataset else "no flip statistics"
@@ -152,8 +181,8 @@ def silent_weights_figure(
             ax.set_ylabel("weights never flipped (%)")
             ax.set_ylim(0, 105)
             ax.xaxis.get_major_locator().set_params(integer=True)
-            ax.margins(x=0.12)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize="small", loc="upper right")
+            ax.margins(x=0.14)
             ax.grid(alpha=0.3)
+    if legend:
+        fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=2, fontsize="small")
     return fig

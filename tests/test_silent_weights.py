@@ -49,13 +49,20 @@ def test_figure_has_all_and_last_layer_panels_with_mean_and_band(runs: list[Path
     )
     assert "last binary layer (layer4.1.conv2)" in right.get_title()
     assert left.get_ylabel() == "weights never flipped (%)" and left.get_xlabel() == "epoch"
-    labels = [t.get_text() for t in right.get_legend().get_texts()]
-    assert labels == ["ste (mean, min-max band, n=2)", "ovsw (mean, min-max band, n=2)"]
+    (legend,) = fig.legends  # one legend for all panels
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["ste (mean over seeds, min-max band, n=2)", "ovsw (mean over seeds, min-max band, n=2)"]
     mean_ste = [line for line in right.lines if line.get_label().startswith("ste")][0]
     expected = (pd.Series(flip_curve(54.0, EPOCHS)) + pd.Series(flip_curve(55.0, EPOCHS))) / 2
     assert list(mean_ste.get_ydata()) == pytest.approx([100.0, *expected.to_list()])  # from epoch 0
     assert len(right.collections) == 2  # one min-max band per variant
     assert [t.get_text() for t in right.texts] == ["54.5%", "2.5%"]  # final means
+
+
+def test_end_labels_keep_apart() -> None:
+    assert figures.spread_labels([95.7, 93.9]) == pytest.approx([100.0, 93.0])
+    assert figures.spread_labels([54.0, 2.0]) == [54.0, 2.0]
+    assert figures.spread_labels([10.0, 11.0, 12.0]) == pytest.approx([10.0, 17.0, 24.0])
 
 
 def test_build_figure_writes_pdf_png_csv_and_paper_copies(tmp_path: Path, runs: list[Path]) -> None:
