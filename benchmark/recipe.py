@@ -1,4 +1,8 @@
-"""Training recipes: optimizer, learning-rate schedule, epochs, batch size, augmentation.
+r"""Training recipes: optimizer, learning-rate schedule, epochs, batch size, augmentation.
+
+The schedule scales every optimizer's lr by default (``schedule_scope: all``); with
+``schedule_scope: method`` it scales only the optimizers a method brings itself (Bop's
+:math:`\gamma`), and the recipe's optimizer keeps its lr, as in Bop's reference recipe.
 
 Cells compared in one table share one recipe. The paper-scale recipe is our documented guess
 of StoMPP's "matched minimal recipe" (DESIGN 6): SGD momentum 0.9, lr 0.1 cosine, batch 128,
@@ -19,6 +23,7 @@ from methods.config import ConfigError, coerce
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("cosine", "constant", "step")
+SCHEDULE_SCOPES = ("all", "method")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Recipe:
     augment: bool = True
     step_every: int = 0
     step_factor: float = 0.1
+    schedule_scope: str = "all"
 
     def __post_init__(self) -> None:
         checks = [
@@ -53,6 +59,11 @@ class Recipe:
                 "must be >= 1 (epochs between decays) with recipe.schedule 'step'",
             ),
             ("step_factor", 0 < self.step_factor <= 1, "must be in (0, 1]"),
+            (
+                "schedule_scope",
+                self.schedule_scope in SCHEDULE_SCOPES,
+                f"must be one of {', '.join(SCHEDULE_SCOPES)}",
+            ),
         ]
         for key, ok, rule in checks:
             if not ok:
@@ -75,6 +86,13 @@ class Recipe:
         if self.optimizer == "adam":
             return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
         return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+
+    def schedules(self, own: bool) -> bool:
+        r"""Whether the schedule scales an optimizer: a method's own optimizer (``own``: Bop's
+        :math:`\gamma`, PaBT's scale step) always; the recipe's optimizer with scope ``all``
+        only. Scope ``method`` is Bop's CIFAR recipe (reference ``bop_sec52``): :math:`\gamma`
+        x0.1 every 100 epochs while Adam keeps lr 0.01."""
+        return own or self.schedule_scope == "all"
 
     def lr_factor(self, step: int, total_steps: int) -> float:
         r"""Multiplier of the base lr at ``step``: cosine :math:`\tfrac12(1 + \cos(\pi t/T))`,

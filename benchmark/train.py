@@ -11,7 +11,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +107,19 @@ def train(
     data = load_dataset(spec.dataset, spec.data_root)
     method = make_method(spec)
     model, method = build(spec, data, method, device)
-    optimizers = method.configure_optimizers(model, spec.recipe.build_optimizer)
+    built: list[torch.optim.Optimizer] = []  # the recipe's optimizers; the rest are the method's own
+
+    def build_recipe_optimizer(params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+        built.append(spec.recipe.build_optimizer(params))
+        return built[-1]
+
+    optimizers = method.configure_optimizers(model, build_recipe_optimizer)
     steps_per_epoch = data.num_batches("train", spec.recipe.batch_size, drop_last=True)
     total_steps = spec.recipe.epochs * steps_per_epoch
-    schedulers = [lr_scheduler(opt, spec, total_steps) for opt in optimizers]
+    schedulers = [
+        lr_scheduler(opt, spec, total_steps, scheduled=spec.recipe.schedules(own=all(opt is not b for b in built)))
+        for opt in optimizers
+    ]
     method.setup(total_steps, device)
     config = {**spec.to_dict(), "method_config": method.config.to_dict()}
     config_hash = records.config_hash(config)
@@ -314,8 +323,11 @@ def to_device(x: torch.Tensor, device: torch.device, layout: torch.memory_format
 
 
 def lr_scheduler(
-    opt: torch.optim.Optimizer, spec: RunSpec, total_steps: int
+    opt: torch.optim.Optimizer, spec: RunSpec, total_steps: int, scheduled: bool = True
 ) -> torch.optim.lr_scheduler.LambdaLR:
+    """The recipe's schedule over ``opt`` (a constant factor 1 when not ``scheduled``)."""
+    if not scheduled:
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: spec.recipe.lr_factor(s, total_steps))
 
 

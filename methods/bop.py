@@ -20,10 +20,11 @@ model's initial weight (:math:`\operatorname{sign}(0) = +1`). Per entry, with th
 :math:`\gamma` is the Bop optimizer's ``lr``, so the recipe's schedule (one ``LambdaLR`` per
 optimizer) decays it as Bop's recipes decay :math:`\gamma`. Bop's own CIFAR-10 recipe (Sec. 5.2;
 reference ``bop_sec52``) is :math:`\gamma = 10^{-4}`, :math:`\tau = 10^{-8}`, :math:`\gamma`
-x0.1 every 100 epochs, batch 50, and Adam with lr 0.01 for every other parameter. That recipe
-lives in the workflow config (``recipe.optimizer=adam``, ``schedule=step``); note that the
-trainer scales every optimizer by the same factor, so Adam's lr decays with :math:`\gamma`
-there, whereas the reference code keeps Adam at 0.01 and decays only :math:`\gamma`.
+x0.1 every 100 epochs, batch 50, and Adam with a constant lr 0.01 for every other parameter.
+That recipe lives in the workflow config (``recipe.optimizer=adam``, ``schedule=step``,
+``schedule_scope=method``): with scope ``method`` the schedule decays only :math:`\gamma` and
+Adam keeps its lr, as in the reference code; under a recipe with scope ``all`` (the matched
+recipe of the peers table) it scales both alike.
 
 Every other parameter (first and last layer, BatchNorm, biases) is updated in the same step by
 the recipe's optimizer. :func:`methods.routing.route_parameters` gives each parameter to

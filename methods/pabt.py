@@ -65,7 +65,9 @@ least-squares fit (``scale_init``), the shifts the thresholds of a uniform quant
 
 Optimizers: ``configure_optimizers`` returns ``[recipe(rest), Bop(bases), AMSGrad(scales)]``
 (the recipe's first, so ``metrics.csv``'s ``lr`` is the recipe's, as for ``bop``); the trainer's
-lr schedule scales Bop's :math:`\gamma` and AMSGrad's step size alike. The seed's final rows of
+lr schedule scales Bop's :math:`\gamma` and AMSGrad's step size alike, and the recipe's
+optimizer too unless the recipe's ``schedule_scope`` is ``method`` (Bop's CIFAR recipe, which the
+PaBT configs adopt). The seed's final rows of
 Table 2 train BatchNorm with AMSGrad together with the scales; here BatchNorm and the float
 first and last layers follow the benchmark's rule (the recipe's optimizer), like every method.
 

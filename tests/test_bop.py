@@ -272,6 +272,34 @@ def test_step_schedule_multiplies_gamma_by_a_tenth_at_the_right_epoch() -> None:
     assert method.epoch_metrics()["gamma"] == pytest.approx(1e-6, rel=1e-12)
 
 
+@pytest.mark.parametrize("scope", ["method", "all"])
+def test_schedule_scope_method_decays_gamma_only_as_bop_sec52(tmp_path: Path, scope: str) -> None:
+    """Bop's reference recipe decays gamma x0.1 per period and keeps Adam at lr 0.01; scope
+    ``all`` (a matched recipe) decays both. Read from the run's own metrics.csv."""
+    recipe = Recipe(
+        optimizer="adam", lr=0.01, weight_decay=0.0, schedule="step", step_every=1, step_factor=0.1,
+        epochs=3, batch_size=64, augment=False, schedule_scope=scope,
+    )  # fmt: skip
+    spec = RunSpec(
+        dataset="synthetic", arch="resnet18", method="bop", regime="bnn", seed=0, recipe=recipe,
+        width=0.0625, threads=1, device="cpu",
+    )  # fmt: skip
+    train(spec, tmp_path, show_progress=False)
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    lr = [float(r.split(",")[header.index("lr")]) for r in rows[1:]]
+    gamma = [float(r.split(",")[header.index("gamma")]) for r in rows[1:]]
+    # each epoch's row records the rates after its last step: 0.1^e after epoch e
+    assert gamma == pytest.approx([1e-5, 1e-6, 1e-7], rel=1e-9)
+    expected_lr = [0.01] * 3 if scope == "method" else [1e-3, 1e-4, 1e-5]
+    assert lr == pytest.approx(expected_lr, rel=1e-9)
+
+
+def test_schedule_scope_is_validated() -> None:
+    with pytest.raises(methods.ConfigError, match="recipe.schedule_scope='binary' must be one of all, method"):
+        Recipe(schedule_scope="binary")
+
+
 # -- checkpoints ------------------------------------------------------------------------------------
 def fresh() -> tuple[nn.Module, methods.Method, list, list]:
     model, method = make(gamma=0.05, threshold=1e-6)
