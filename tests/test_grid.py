@@ -195,6 +195,18 @@ def test_peers_table_grid(config):
     assert len(runs) == len(PEER_VARIANTS) * len(archs) * len(config["seeds"])
 
 
+def test_a_grid_may_use_more_seeds_than_the_top_level(config):
+    """The claims' comparisons (bop, pabt, the OvSW ablation) train 5 seeds; the rest 2."""
+    assert config["seeds"] == [0, 1]
+    assert {r.seed for r in grid.section_runs(config, "tables", "bop")} == {0, 1, 2, 3, 4}
+    assert {r.seed for r in grid.section_runs(config, "tables", "peers")} == {0, 1}
+    ablation = [r for r in grid.section_runs(config, "tables", "ovsw") if r.variant == "ovsw_ags"]
+    assert sorted(r.seed for r in ablation) == [0, 1, 2, 3, 4]
+    grid.check_config(config)  # accepted although seeds 2-4 are not top-level seeds
+    config["tables"]["bop"]["seeds"] = [7]
+    assert {r.seed for r in grid.section_runs(config, "tables", "bop")} == {7}
+
+
 def test_sections_with_their_own_recipe_and_with_parts(config):
     bop = grid.section_runs(config, "tables", "bop")
     assert {(r.recipe, r.arch) for r in bop} == {("mini_bop_cifar", "binarynet")}
