@@ -116,9 +116,10 @@ def train(
     optimizers = method.configure_optimizers(model, build_recipe_optimizer)
     steps_per_epoch = data.num_batches("train", spec.recipe.batch_size, drop_last=True)
     total_steps = spec.recipe.epochs * steps_per_epoch
+    owns = [all(opt is not recipe_opt for recipe_opt in built) for opt in optimizers]
     schedulers = [
-        lr_scheduler(opt, spec, total_steps, scheduled=spec.recipe.schedules(own=all(opt is not b for b in built)))
-        for opt in optimizers
+        lr_scheduler(opt, spec, total_steps, scheduled=spec.recipe.schedules(own=own))
+        for opt, own in zip(optimizers, owns, strict=True)
     ]
     method.setup(total_steps, device)
     config = {**spec.to_dict(), "method_config": method.config.to_dict()}

@@ -277,13 +277,28 @@ def test_schedule_scope_method_decays_gamma_only_as_bop_sec52(tmp_path: Path, sc
     """Bop's reference recipe decays gamma x0.1 per period and keeps Adam at lr 0.01; scope
     ``all`` (a matched recipe) decays both. Read from the run's own metrics.csv."""
     recipe = Recipe(
-        optimizer="adam", lr=0.01, weight_decay=0.0, schedule="step", step_every=1, step_factor=0.1,
-        epochs=3, batch_size=64, augment=False, schedule_scope=scope,
-    )  # fmt: skip
+        optimizer="adam",
+        lr=0.01,
+        weight_decay=0.0,
+        schedule="step",
+        step_every=1,
+        step_factor=0.1,
+        epochs=3,
+        batch_size=64,
+        augment=False,
+        schedule_scope=scope,
+    )
     spec = RunSpec(
-        dataset="synthetic", arch="resnet18", method="bop", regime="bnn", seed=0, recipe=recipe,
-        width=0.0625, threads=1, device="cpu",
-    )  # fmt: skip
+        dataset="synthetic",
+        arch="resnet18",
+        method="bop",
+        regime="bnn",
+        seed=0,
+        recipe=recipe,
+        width=0.0625,
+        threads=1,
+        device="cpu",
+    )
     train(spec, tmp_path, show_progress=False)
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
@@ -296,7 +311,9 @@ def test_schedule_scope_method_decays_gamma_only_as_bop_sec52(tmp_path: Path, sc
 
 
 def test_schedule_scope_is_validated() -> None:
-    with pytest.raises(methods.ConfigError, match="recipe.schedule_scope='binary' must be one of all, method"):
+    with pytest.raises(
+        methods.ConfigError, match="recipe.schedule_scope='binary' must be one of all, method"
+    ):
         Recipe(schedule_scope="binary")
 
 

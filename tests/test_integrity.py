@@ -1,54 +1,39 @@
 """Nothing half-written is read, and the workflow reruns exactly what changed (issue 4).
 
-A small grid cut from the smoke config (ResNet-18, BNN, STE and StoMPP, two seeds, one
-epoch: four runs and the depth-scaling table) is trained once for the module; each test
-works on its own copy of that finished working directory (modification times and
-Snakemake's metadata included).
+The depth-scaling table of the small workflow grid (tests/workflow_grid.py: ResNet-18, BNN,
+STE and StoMPP, two seeds: four runs) is trained once per session with the rest of that
+grid (fixture ``finished_workflow``, tests/conftest.py); each test works on its own copy of
+that finished working directory (modification times and Snakemake's metadata included).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from benchmark import aggregate, grid
 from benchmark.cli import main
+from tests import workflow_grid
 
-ROOT = Path(__file__).resolve().parents[1]
-SMOKE = ROOT / "workflows" / "config" / "smoke.yaml"
-TABLE = "results/table_depth_scaling.csv"
+TABLE = workflow_grid.DEPTH_TABLE
 RESULT_LINE = re.compile(r"^\s*output: (results/runs/\S+/result\.json)", re.MULTILINE)
 
 pytestmark = pytest.mark.workflow
 
 
 def small_grid() -> dict:
-    """The smoke config with one table of four one-epoch runs and no figures."""
-    config = yaml.safe_load(SMOKE.read_text())
-    config["recipes"][config["recipe"]]["epochs"] = 1
-    config.update(seeds=[0, 1], datasets=["synthetic"], archs=["resnet18"], figures={})
-    table = {"variants": ["ste", "stompp"], "orderings": ["forward"], "regimes": ["bnn"]}
-    config["tables"] = {"depth_scaling": {**table, "archs": ["resnet18"]}}
-    return config
+    """The config the shared working directory was made with (a fresh copy)."""
+    return workflow_grid.small_grid()
 
 
 def snakemake(workdir: Path, config: dict, *args: str) -> str:
     """Run the workflow on ``config`` in ``workdir``; returns its output (it must succeed)."""
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    bindir = str(Path(sys.executable).parent)  # bnnbench must be found by rule shells
-    env = {**os.environ, "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
-    cmd += ["--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), *args]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    proc = workflow_grid.snakemake(workdir, config, *args, timeout=600)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-5000:]
     return output
@@ -73,20 +58,14 @@ def cell_n(table: pd.DataFrame, variant: str) -> int:
     return int(table.loc[table["variant"] == variant, "n"].item())
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A working directory where the small grid and its table are complete."""
-    workdir = tmp_path_factory.mktemp("finished")
-    snakemake(workdir, small_grid(), "--cores", "2", TABLE)
-    return workdir
-
-
 @pytest.fixture
-def workdir(finished: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workdir(finished_workflow: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the finished working directory, as deep below the repository as the
     original: the workflow names the reported-numbers CSVs by their path relative to the
     working directory, and a changed input path alone would rerun the table."""
     copy = tmp_path_factory.mktemp("work")
+    finished, config = finished_workflow
+    assert config == small_grid()
     shutil.copytree(finished, copy, symlinks=True, dirs_exist_ok=True)
     return copy
 

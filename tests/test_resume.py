@@ -200,12 +200,17 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 120.0) ->
         time.sleep(0.02)
 
 
-def reference_run(out: Path) -> None:
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run of CLI_ARGS, trained once for the tests below (read only)."""
+    out = tmp_path_factory.mktemp("resume") / "whole"
     assert main([*CLI_ARGS, "--out", str(out)]) == 0
+    return out
 
 
-def test_sigkill_after_a_checkpoint_then_a_restart_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
-    reference_run(tmp_path / "whole")
+def test_sigkill_after_a_checkpoint_then_a_restart_ends_like_an_uninterrupted_run(
+    tmp_path: Path, whole: Path
+) -> None:
     proc = launch(tmp_path / "killed", "--checkpoint-steps", "2")
     wait_for(tmp_path / "killed" / checkpoint.CHECKPOINT_NAME, proc)
     time.sleep(random.Random(7).uniform(0.0, 0.5))  # a random point after the first checkpoint
@@ -214,14 +219,13 @@ def test_sigkill_after_a_checkpoint_then_a_restart_ends_like_an_uninterrupted_ru
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (tmp_path / "killed" / "result.json").exists()
     assert main([*CLI_ARGS, "--checkpoint-steps", "2", "--out", str(tmp_path / "killed")]) == 0
-    assert_same_records(tmp_path / "whole", tmp_path / "killed")
+    assert_same_records(whole, tmp_path / "killed")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
 def test_sigterm_writes_a_checkpoint_at_that_moment_and_exits_for_a_restart(
-    tmp_path: Path, signum: int
+    tmp_path: Path, whole: Path, signum: int
 ) -> None:
-    reference_run(tmp_path / "whole")
     out = tmp_path / "stopped"
     proc = launch(out, "--checkpoint-seconds", "0")  # no periodic checkpoints: only the signal's
     wait_for(out / "metrics.csv", proc)  # the first epoch is done: training is under way
@@ -236,4 +240,4 @@ def test_sigterm_writes_a_checkpoint_at_that_moment_and_exits_for_a_restart(
     output, _ = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, output
     assert f"resumed from {out / checkpoint.CHECKPOINT_NAME} at step {saved['run']['step']}" in output
-    assert_same_records(tmp_path / "whole", out)
+    assert_same_records(whole, out)

@@ -1,53 +1,49 @@
-"""One end-to-end run of the workflow on the smoke config, in a temporary directory."""
+"""End to end: the workflow on the small grid of tests/workflow_grid.py, run once per
+session in a temporary directory (fixture ``finished_workflow``, tests/conftest.py); and the
+shape of the whole smoke grid (``nox -s smoke`` trains it), checked on fake records.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from benchmark import grid
+from benchmark.reporting import build_figure, build_table, run_check
+from tests.test_tables import write_run
+from tests.workflow_grid import failure, smoke, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
-SMOKE = ROOT / "workflows" / "config" / "smoke.yaml"
 VERDICTS = {"PASS", "FAIL", "HOLDS", "FAILS", "INCONCLUSIVE", "NOT RUN"}
+CLAIM_IDS = {"S1", "S2", "S3", "S4", "S5", "S6", "O1", "O2", "O3", "B1", "P1", "P2"}
+CELL = ["recipe", "dataset", "arch", "regime", "variant", "ordering"]
+NO_INPUT = "has no cells|was not produced"  # a claim NOT RUN for lack of cells or of a table
 
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the repository's workflow on the smoke config with ``workdir`` as its root."""
-    bindir = str(Path(sys.executable).parent)  # bnnbench must be found by rule shells
-    env = {**os.environ, "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
-    cmd += ["--directory", str(workdir), "--configfile", str(SMOKE), *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+def assert_one_row_per_cell(table: pd.DataFrame, runs: list[grid.Run], name: str) -> None:
+    """One row per cell of ``runs``, each counting all of its seeds, accuracies in [0, 100]."""
+    seeds = Counter((r.recipe, r.dataset, r.arch, r.regime, r.variant, r.ordering) for r in runs)
+    assert set(table[CELL].itertuples(index=False, name=None)) == set(seeds), name
+    counted = dict(zip(table[CELL].itertuples(index=False, name=None), table["n"], strict=True))
+    assert counted == seeds, name
+    assert table["mean"].between(0, 100).all(), name
 
 
-def failure(proc: subprocess.CompletedProcess, workdir: Path) -> str:
-    logs = sorted(workdir.glob("results/**/*.log"))
-    tails = [f"--- {p.relative_to(workdir)}\n{p.read_text()[-2000:]}" for p in logs[-3:]]
-    return "\n".join([proc.stdout[-3000:], proc.stderr[-5000:], *tails])
+def claim_rows(report: pd.DataFrame) -> pd.DataFrame:
+    claims = report[report["kind"] == "claim"]
+    assert {i.split(":")[0] for i in claims["id"]} == CLAIM_IDS
+    return claims
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory) -> tuple[Path, dict]:
-    """The smoke workflow, run once for this module: (working directory, config)."""
-    workdir = tmp_path_factory.mktemp("smoke")
-    proc = snakemake(workdir, "--cores", "2", "all")
-    assert proc.returncode == 0, failure(proc, workdir)
-    return workdir, yaml.safe_load(SMOKE.read_text())
-
-
-def test_every_run_finished_with_a_record(smoke):
-    workdir, config = smoke
+def test_every_run_finished_with_a_record(finished_workflow):
+    workdir, config = finished_workflow
     runs = grid.all_runs(config)
     for run in runs:
         result = json.loads((workdir / run.result).read_text())
@@ -60,25 +56,23 @@ def test_every_run_finished_with_a_record(smoke):
     assert len(found) == len(runs)  # nothing beyond the grid was trained
 
 
-def test_tables_have_one_row_per_cell(smoke):
-    workdir, config = smoke
+def test_tables_have_one_row_per_cell(finished_workflow):
+    workdir, config = finished_workflow
     assert set(config["tables"]) == {"depth_scaling", "ordering", "peers", "ovsw", "bop", "pabt"}
     for name in config["tables"]:
         table = pd.read_csv(workdir / f"results/table_{name}.csv")
-        runs = grid.section_runs(config, "tables", name)
-        cells = {(r.recipe, r.dataset, r.arch, r.regime, r.variant, r.ordering) for r in runs}
-        keys = ["recipe", "dataset", "arch", "regime", "variant", "ordering"]
-        assert set(table[keys].itertuples(index=False, name=None)) == cells, name
-        assert (table["n"] == len(config["seeds"])).all(), name
-        assert table["mean"].between(0, 100).all(), name
+        assert_one_row_per_cell(table, grid.section_runs(config, "tables", name), name)
         assert (workdir / config["paper"]["tables_dir"] / f"table_{name}.md").is_file()
+    depth = pd.read_csv(workdir / "results/table_depth_scaling.csv")
+    assert (depth["n"] == 2).all()  # a section with more seeds than the top level counts them all
 
 
-def test_peer_tables_carry_speed_and_flip_statistics(smoke):
-    workdir, _ = smoke
+def test_peer_tables_carry_speed_and_flip_statistics(finished_workflow):
+    workdir, _ = finished_workflow
     peers = pd.read_csv(workdir / "results/table_peers.csv")
     assert (peers["steps_per_second"] > 0).all()
     binary = peers[peers["variant"] != "fp"]
+    assert len(binary) > 0
     assert binary["never_flipped"].between(0, 100).all()
     assert binary["never_flipped_last"].between(0, 100).all()
     assert (binary["last_layer"] == "layer4.1.conv2").all()  # ResNet-18's last binary layer
@@ -86,8 +80,8 @@ def test_peer_tables_carry_speed_and_flip_statistics(smoke):
     assert set(ovsw["recipe"]) == {"smoke", "smoke_half"}
 
 
-def test_figure_files_are_pdf_and_png(smoke):
-    workdir, config = smoke
+def test_figure_files_are_pdf_and_png(finished_workflow):
+    workdir, config = finished_workflow
     for name in config["figures"]:
         assert (workdir / f"results/fig_{name}.pdf").read_bytes().startswith(b"%PDF")
         assert (workdir / f"results/fig_{name}.png").read_bytes().startswith(b"\x89PNG")
@@ -96,30 +90,60 @@ def test_figure_files_are_pdf_and_png(smoke):
     assert set(silent["variant"]) == {"ste", "ovsw"}
 
 
-def test_regression_report_has_a_verdict_per_row(smoke):
-    workdir, _ = smoke
+def test_regression_report_has_a_verdict_per_row(finished_workflow):
+    workdir, _ = finished_workflow
     report = pd.read_csv(workdir / "results/regression_report.csv", keep_default_na=False)
     assert len(report) > 0
     assert set(report["verdict"]) <= VERDICTS
     assert set(report["kind"]) == {"number", "claim"}
-    claims = {i.split(":")[0] for i in report.loc[report["kind"] == "claim", "id"]}
-    assert claims == {"S1", "S2", "S3", "S4", "S5", "S6", "O1", "O2", "O3", "B1", "P1", "P2"}
-    # every claim has the cells it needs in the smoke grid: none is NOT RUN for lack of them
-    judged = report[report["kind"] == "claim"]
-    assert not judged["detail"].str.contains("has no cells|was not produced").any()
+    claims = claim_rows(report)
+    assert not claims["detail"].str.contains("was not produced").any()  # every table and figure
+    # the claims the small grid has cells for are judged on them (the whole smoke grid has
+    # the cells of every claim: test_the_smoke_grid_has_the_cells_of_every_claim)
+    with_cells = claims[claims["id"].str.split(":").str[0].isin(["S1", "S2", "S4", "S5", "S6", "O1", "O3"])]
+    assert len(with_cells) >= 7 and not with_cells["detail"].str.contains(NO_INPUT).any()
     markdown = (workdir / "results/regression_report.md").read_text()
     assert "verdict" in markdown.lower()
 
 
-def test_a_finished_workflow_has_nothing_left_to_do(smoke):
-    workdir, _ = smoke
-    proc = snakemake(workdir, "--dry-run", "all")
+def test_a_finished_workflow_has_nothing_left_to_do(finished_workflow):
+    workdir, config = finished_workflow
+    proc = snakemake(workdir, config, "--dry-run", "all")
     assert proc.returncode == 0, failure(proc, workdir)
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_html_report(smoke):
-    workdir, _ = smoke
-    proc = snakemake(workdir, "--report", "results/report.html")
+def test_html_report(finished_workflow, tmp_path):
+    workdir, config = finished_workflow
+    report = tmp_path / "report.html"  # outside the shared working directory
+    proc = snakemake(workdir, config, "--report", str(report))
     assert proc.returncode == 0, failure(proc, workdir)
-    assert (workdir / "results/report.html").stat().st_size > 0
+    assert report.stat().st_size > 0
+
+
+def test_the_smoke_grid_has_the_cells_of_every_claim(tmp_path):
+    """The whole smoke grid on fake finished records (tests/test_tables.py's format): every
+    table has one row per cell, and every claim has the cells it needs: none is NOT RUN
+    for lack of them. The tables, figures and report are built as the workflow's rules
+    build them (``bnnbench table``, ``figure``, ``check``)."""
+    config = smoke()
+    results = tmp_path / "results"
+    for i, run in enumerate(grid.all_runs(config)):
+        flips = None if run.regime == "fp" else (40.0 + i % 7, 50.0 + i % 5)
+        path = write_run(results, 40.0 + i % 11, flips=flips, **asdict(run))
+        assert path == tmp_path / run.result
+    reported = [ROOT / p for p in config["paper"]["reported"]]
+    tables_dir = tmp_path / config["paper"]["tables_dir"]
+    assert set(config["tables"]) == {"depth_scaling", "ordering", "peers", "ovsw", "bop", "pabt"}
+    for name in config["tables"]:
+        runs = grid.section_runs(config, "tables", name)
+        paths = [tmp_path / run.result for run in runs]
+        table = build_table(name, paths, results / f"table_{name}.csv", reported, tables_dir)
+        assert_one_row_per_cell(table, runs, name)
+        assert (table["n"] == len(config["seeds"])).all(), name
+    for name in config["figures"]:
+        paths = [tmp_path / r.result for r in grid.section_runs(config, "figures", name)]
+        build_figure(name, paths, results / f"fig_{name}")
+    report = run_check(results, reported, ROOT / config["paper"]["claims"], results / "regression_report")
+    assert set(report["verdict"]) <= VERDICTS
+    assert not claim_rows(report)["detail"].str.contains(NO_INPUT).any()
