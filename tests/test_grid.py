@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from benchmark import grid
+from tests.slurm_checks import merge_configs
 
 CONFIGS = Path(__file__).resolve().parents[1] / "workflows" / "config"
 
@@ -280,3 +281,16 @@ def test_method_regimes_agree_with_the_method_registry():
             cls = methods.get_method(spec["method"])
             if not grid.is_full_precision(config, variant):
                 assert set(grid.supported_regimes(config, variant)) == set(cls.regimes), variant
+
+
+@pytest.mark.parametrize("name", ["smoke", "paper"])
+def test_shipped_config_has_the_same_runs_alone_and_laid_over_the_default(name):
+    """Run from the repository root, Snakemake loads default.yaml and merges ``--configfile``
+    over it (mappings merged); from another directory it loads only the given file. A key the
+    default sets in a section (e.g. a table's ``seeds``) must not change the grid."""
+    alone = load(name)
+    merged = merge_configs(load("default"), alone)
+    assert grid.all_runs(merged) == grid.all_runs(alone)
+    for section in grid.SECTIONS:
+        for table in alone[section]:
+            assert grid.section_runs(merged, section, table) == grid.section_runs(alone, section, table)
