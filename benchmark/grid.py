@@ -191,6 +191,21 @@ def variant_args(config: Config, variant: str) -> str:
     return set_args(config["variants"][variant].get("set") or {})
 
 
+def train_args(config: Config, wildcards: Any) -> str:
+    """The config-derived flags of one run's ``bnnbench train``: ``--method``, the recipe's
+    fields, the variant's overrides and ``--width``. One string, so that the train rule has a
+    single params callable (Snakemake evaluates each callable of each job when it builds the
+    DAG), and a changed value still reruns exactly the runs whose flags it changes."""
+    recipe, variant, arch = (_wildcard(wildcards, name) for name in ("recipe", "variant", "arch"))
+    flags = [
+        f"--method {shlex.quote(method_of(config, variant))}",
+        recipe_args(config, recipe),
+        variant_args(config, variant),
+        f"--width {width_for(config, arch)}",
+    ]
+    return " ".join(flag for flag in flags if flag)
+
+
 def data_root(config: Config) -> str | None:
     """The data root: ``data_root`` from config, else ``$BNNBENCH_DATA``, else None."""
     return config.get("data_root") or os.environ.get("BNNBENCH_DATA") or None
@@ -244,10 +259,22 @@ def train_resources(config: Config, wildcards: Any, attempt: int = 1) -> dict[st
     }
 
 
-def train_resource(config: Config, name: str) -> Callable[[Any, int], int]:
-    """One value of :func:`train_resources` as a Snakemake resource callable."""
+def train_resource(config: Config, name: str) -> Callable[[Any, int], int] | int:
+    """One value of :func:`train_resources` for the train rule: a plain number when it is the
+    same for every dataset, arch and attempt of the config (so Snakemake has no callable to
+    evaluate per job), else a resource callable of the wildcards and the attempt."""
     if name not in TRAIN_RESOURCES:
         raise ValueError(f"unknown train resource '{name}' (has {TRAIN_RESOURCES})")
+    estimates = (config.get("resources") or {}).get("estimates") or {}
+    datasets = {"", *(config.get("datasets") or []), *estimates}
+    archs = {"", *(config.get("archs") or []), *(a for per in estimates.values() for a in per or {})}
+    values = {
+        train_resources(config, {"dataset": dataset, "arch": arch}, attempt)[name]
+        for dataset, arch in product(sorted(datasets), sorted(archs))
+        for attempt in (1, 2)
+    }
+    if len(values) == 1:
+        return values.pop()
 
     def resource(wildcards: Any, attempt: int) -> int:
         return train_resources(config, wildcards, attempt)[name]

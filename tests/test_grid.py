@@ -107,6 +107,11 @@ def test_cli_arguments(config):
     config["variants"]["stompp"]["set"] = {"freeze_end": 0.8, "schedule": "cosine"}
     assert grid.variant_args(config, "stompp") == "--set freeze_end=0.8 --set schedule=cosine"
     assert grid.variant_args(config, "ste") == ""
+    run = {"recipe": "mini", "variant": "stompp", "arch": "resnet50", "dataset": "digits"}
+    assert grid.train_args(config, run) == (
+        f"--method stompp {args} --set freeze_end=0.8 --set schedule=cosine --width 0.125"
+    )
+    assert grid.train_args(config, {**run, "variant": "ste"}) == f"--method ste {args} --width 0.125"
 
 
 def test_width_global_or_per_arch(config):

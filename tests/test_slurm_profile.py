@@ -100,6 +100,17 @@ def test_resource_callables_take_what_snakemake_passes():
         grid.train_resource(CONFIG, "gpus_per_node")
 
 
+def test_resources_the_same_for_every_run_are_numbers_not_callables():
+    """Fewer callables for Snakemake to evaluate per job; the paper config varies mem and runtime."""
+    paper = {name: grid.train_resource(load("paper"), name) for name in grid.TRAIN_RESOURCES}
+    constants = {name: value for name, value in paper.items() if not callable(value)}
+    assert constants == {"gpu": 1, "cpus_per_task": 0, "cpus_per_gpu": 4}
+    assert callable(paper["mem_mb"]) and callable(paper["runtime"])
+    fixed = {"threads": 1, "datasets": ["digits"], "archs": ["resnet18"], "resources": {"runtime_growth": 1}}
+    assert grid.train_resource(fixed, "runtime") == grid.RESOURCE_DEFAULTS["runtime"]
+    assert callable(grid.train_resource({**fixed, "resources": {"runtime_growth": 2}}, "runtime"))
+
+
 def test_shipped_configs_estimate_every_run():
     paper, smoke = load("paper"), load("smoke")
     for run in grid.all_runs(paper):

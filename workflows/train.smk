@@ -18,7 +18,8 @@ rule train:
         "envs/bnnbench.yaml"
     threads: config["threads"]
     resources:
-        # estimates per dataset and arch; the runtime grows with the retry attempt
+        # estimates per dataset and arch; the runtime grows with the retry attempt (a plain
+        # number where a value is the same for every run, else a callable)
         mem_mb=grid.train_resource(config, "mem_mb"),
         runtime=grid.train_resource(config, "runtime"),
         gpu=grid.train_resource(config, "gpu"),
@@ -28,18 +29,15 @@ rule train:
         checkpoint_seconds=config["checkpoint"]["seconds"],
         checkpoint_steps=config["checkpoint"]["steps"],
     params:
-        method=lambda wildcards: grid.method_of(config, wildcards.variant),
-        recipe=lambda wildcards: grid.recipe_args(config, wildcards.recipe),
-        overrides=lambda wildcards: grid.variant_args(config, wildcards.variant),
-        width=lambda wildcards: grid.width_for(config, wildcards.arch),
+        # --method, the recipe's fields, the variant's overrides and --width: one callable,
+        # since Snakemake evaluates every callable of every job when it builds the DAG
+        args=lambda wildcards: grid.train_args(config, wildcards),
         data_root=grid.data_root_args(config),
-        out=lambda wildcards, output: os.path.dirname(output.result),
     shell:
         "exec bnnbench train --dataset {wildcards.dataset} --arch {wildcards.arch}"
-        " --method {params.method} --variant {wildcards.variant}"
-        " --regime {wildcards.regime} --ordering {wildcards.ordering}"
-        " --seed {wildcards.seed} --recipe {wildcards.recipe} {params.recipe}"
-        " {params.overrides} --width {params.width} --threads {threads}"
-        " {params.data_root} --out {params.out}"
+        " --variant {wildcards.variant} --regime {wildcards.regime}"
+        " --ordering {wildcards.ordering} --seed {wildcards.seed}"
+        " --recipe {wildcards.recipe} {params.args} --threads {threads}"
+        ' {params.data_root} --out "$(dirname {output.result})"'
         " --checkpoint-seconds {resources.checkpoint_seconds}"
         " --checkpoint-steps {resources.checkpoint_steps} > {log} 2>&1"
