@@ -62,20 +62,7 @@ TRAJECTORY_COLUMNS = [
     "status",
 ]
 FLIP_COLUMNS = ["never_flipped", "never_flipped_last", "last_layer"]
-SILENT_COLUMNS = [
-    "recipe",
-    "dataset",
-    "arch",
-    "regime",
-    "variant",
-    "ordering",
-    "seed",
-    "epoch",
-    "scope",
-    "layer",
-    "never_flipped",
-    "flip_ratio",
-]
+SILENT_COLUMNS = [*IDENTITY, "epoch", "scope", "layer", "never_flipped", "flip_ratio"]
 SCOPE_ALL, SCOPE_LAST = "all binary layers", "last binary layer"
 _SEED = re.compile(r"^seed(\d+)$")
 

@@ -10,8 +10,13 @@ A binary layer is the float layer it replaces plus two quantizers applied in ``f
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+ConvT = TypeVar("ConvT", bound=nn.Conv2d)
+LinearT = TypeVar("LinearT", bound=nn.Linear)
 
 
 class QuantizedMixin:
@@ -38,6 +43,34 @@ class QuantizedMixin:
         return not isinstance(self.weight_quantizer, nn.Identity)
 
 
+def conv_like(cls: type[ConvT], conv: nn.Conv2d) -> ConvT:
+    """A new ``cls`` (an ``nn.Conv2d`` subclass) with ``conv``'s geometry, device and dtype."""
+    return cls(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,  # type: ignore[arg-type]
+        conv.stride,  # type: ignore[arg-type]
+        conv.padding,  # type: ignore[arg-type]
+        conv.dilation,  # type: ignore[arg-type]
+        conv.groups,
+        conv.bias is not None,
+        conv.padding_mode,
+        device=conv.weight.device,
+        dtype=conv.weight.dtype,
+    )
+
+
+def linear_like(cls: type[LinearT], linear: nn.Linear) -> LinearT:
+    """A new ``cls`` (an ``nn.Linear`` subclass) with ``linear``'s shape, device and dtype."""
+    return cls(
+        linear.in_features,
+        linear.out_features,
+        linear.bias is not None,
+        device=linear.weight.device,
+        dtype=linear.weight.dtype,
+    )
+
+
 class BinaryConv2d(QuantizedMixin, nn.Conv2d):
     """``nn.Conv2d`` whose weight and input pass through quantizers."""
 
@@ -45,19 +78,7 @@ class BinaryConv2d(QuantizedMixin, nn.Conv2d):
     def from_float(
         cls, conv: nn.Conv2d, weight_quantizer: nn.Module | None, input_quantizer: nn.Module | None
     ) -> BinaryConv2d:
-        layer = cls(
-            conv.in_channels,
-            conv.out_channels,
-            conv.kernel_size,
-            conv.stride,
-            conv.padding,
-            conv.dilation,
-            conv.groups,
-            conv.bias is not None,
-            conv.padding_mode,
-            device=conv.weight.device,
-            dtype=conv.weight.dtype,
-        )
+        layer = conv_like(cls, conv)
         layer.load_state_dict(conv.state_dict())
         layer._init_quantizers(weight_quantizer, input_quantizer)
         return layer
@@ -76,13 +97,7 @@ class BinaryLinear(QuantizedMixin, nn.Linear):
         weight_quantizer: nn.Module | None,
         input_quantizer: nn.Module | None,
     ) -> BinaryLinear:
-        layer = cls(
-            linear.in_features,
-            linear.out_features,
-            linear.bias is not None,
-            device=linear.weight.device,
-            dtype=linear.weight.dtype,
-        )
+        layer = linear_like(cls, linear)
         layer.load_state_dict(linear.state_dict())
         layer._init_quantizers(weight_quantizer, input_quantizer)
         return layer

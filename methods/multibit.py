@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from methods.layers import QuantizedMixin
+from methods.layers import QuantizedMixin, conv_like, linear_like
 from methods.primitives import sign, ste_sign
 
 Op = tuple[int, int]
@@ -255,19 +255,7 @@ class MultiBitConv2d(MultiBitMixin, nn.Conv2d):
         weight_quantizer: nn.Module | None,
         input_quantizer: ShiftedSign | None,
     ) -> MultiBitConv2d:
-        layer = cls(
-            conv.in_channels,
-            conv.out_channels,
-            conv.kernel_size,  # type: ignore[arg-type]
-            conv.stride,  # type: ignore[arg-type]
-            conv.padding,  # type: ignore[arg-type]
-            conv.dilation,  # type: ignore[arg-type]
-            conv.groups,
-            conv.bias is not None,
-            conv.padding_mode,
-            device=conv.weight.device,
-            dtype=conv.weight.dtype,
-        )
+        layer = conv_like(cls, conv)
         if conv.bias is not None:
             layer.bias.data.copy_(conv.bias.data)  # type: ignore[union-attr]
         layer._init_quantizers(weight_quantizer, input_quantizer)
@@ -307,13 +295,7 @@ class MultiBitLinear(MultiBitMixin, nn.Linear):
         weight_quantizer: nn.Module | None,
         input_quantizer: ShiftedSign | None,
     ) -> MultiBitLinear:
-        layer = cls(
-            linear.in_features,
-            linear.out_features,
-            linear.bias is not None,
-            device=linear.weight.device,
-            dtype=linear.weight.dtype,
-        )
+        layer = linear_like(cls, linear)
         if linear.bias is not None:
             layer.bias.data.copy_(linear.bias.data)  # type: ignore[union-attr]
         layer._init_quantizers(weight_quantizer, input_quantizer)
