@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 import methods
 from benchmark.recipe import Recipe
@@ -16,7 +15,7 @@ from benchmark.train import lr_scheduler, train
 from methods.bop_optimizer import BopOptimizer
 from methods.quantizers import SteSign
 from methods.routing import RoutingError, route_parameters
-from tests.tiny import batch, tiny_net
+from tests.tiny import batch, protocol_steps, tiny_net
 
 
 # -- the rule, entry by entry ----------------------------------------------------------------
@@ -130,24 +129,6 @@ def adam(params: object) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=0.01)  # type: ignore[arg-type]
 
 
-def run_steps(
-    model: nn.Module, method: methods.Method, opts: list, steps: range, scheds: tuple | list = ()
-) -> None:
-    for step in steps:
-        x, y = batch(seed=step)
-        method.before_forward(step)
-        loss = F.cross_entropy(model(x), y)
-        for opt in opts:
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        method.after_backward(step)
-        for opt in opts:
-            opt.step()
-        method.after_step(step)
-        for s in scheds:
-            s.step()
-
-
 def test_convert_stores_binary_weights_as_sign_of_the_initial_weights() -> None:
     torch.manual_seed(0)
     net = tiny_net()
@@ -186,7 +167,7 @@ def test_binary_weights_stay_exactly_plus_minus_one_and_flip() -> None:
     opts = method.configure_optimizers(model, adam)
     method.setup(40, torch.device("cpu"))
     initial = [w.detach().clone() for w in method.binary_weights()]
-    run_steps(model, method, opts, range(40))
+    protocol_steps(model, method, opts, range(40))
     for w, w0 in zip(method.binary_weights(), initial, strict=True):
         assert w.abs().eq(1.0).all()
         assert not torch.equal(w, w0)  # Bop did flip some entries
@@ -206,7 +187,7 @@ def test_other_parameters_take_an_adam_step_in_the_same_step() -> None:
     clones = [p.detach().clone().requires_grad_() for p in fp]
     by_hand = torch.optim.Adam(clones, lr=0.01)
     w_before = [w.detach().clone() for w in method.binary_weights()]
-    run_steps(model, method, opts, range(1))
+    protocol_steps(model, method, opts, range(1))
     for clone, p in zip(clones, fp, strict=True):
         clone.grad = p.grad.clone()
     by_hand.step()
@@ -267,9 +248,26 @@ def test_step_schedule_multiplies_gamma_by_a_tenth_at_the_right_epoch() -> None:
             assert gamma == pytest.approx(1e-4 * factor, rel=1e-12)
             assert opts[0].param_groups[0]["lr"] == pytest.approx(0.01 * factor, rel=1e-12)
             m_before = bop.state[w]["m"].clone() if w in bop.state else torch.zeros_like(w)
-            run_steps(model, method, opts, range(step, step + 1), scheds)
+            protocol_steps(model, method, opts, range(step, step + 1), scheds)
             torch.testing.assert_close(bop.state[w]["m"], (1 - gamma) * m_before + gamma * w.grad)
     assert method.epoch_metrics()["gamma"] == pytest.approx(1e-6, rel=1e-12)
+
+
+def train_tiny(recipe: Recipe, out: Path, overrides: dict | None = None) -> dict:
+    """``train`` a Bop ResNet-18 at width 0.0625 on the synthetic data into ``out``."""
+    spec = RunSpec(
+        dataset="synthetic",
+        arch="resnet18",
+        method="bop",
+        regime="bnn",
+        seed=0,
+        recipe=recipe,
+        width=0.0625,
+        method_overrides=overrides or {},
+        threads=1,
+        device="cpu",
+    )
+    return train(spec, out, show_progress=False)
 
 
 @pytest.mark.parametrize("scope", ["method", "all"])
@@ -288,18 +286,7 @@ def test_schedule_scope_method_decays_gamma_only_as_bop_sec52(tmp_path: Path, sc
         augment=False,
         schedule_scope=scope,
     )
-    spec = RunSpec(
-        dataset="synthetic",
-        arch="resnet18",
-        method="bop",
-        regime="bnn",
-        seed=0,
-        recipe=recipe,
-        width=0.0625,
-        threads=1,
-        device="cpu",
-    )
-    train(spec, tmp_path, show_progress=False)
+    train_tiny(recipe, tmp_path)
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
     lr = [float(r.split(",")[header.index("lr")]) for r in rows[1:]]
@@ -331,10 +318,10 @@ def fresh() -> tuple[nn.Module, methods.Method, list, list]:
 def test_checkpoint_resumes_bit_for_bit() -> None:
     k, n = 5, 3
     model, method, opts, scheds = fresh()
-    run_steps(model, method, opts, range(k + n), scheds)
+    protocol_steps(model, method, opts, range(k + n), scheds)
 
     model_a, method_a, opts_a, scheds_a = fresh()
-    run_steps(model_a, method_a, opts_a, range(k), scheds_a)
+    protocol_steps(model_a, method_a, opts_a, range(k), scheds_a)
     buffer = io.BytesIO()
     torch.save(
         {
@@ -358,7 +345,7 @@ def test_checkpoint_resumes_bit_for_bit() -> None:
     method_b.load_state_dict(state["method"])
     for w, m in zip(method_b.binary_weights(), saved_m, strict=True):
         assert torch.equal(opts_b[1].state[w]["m"], m) and m.abs().sum() > 0  # m survived
-    run_steps(model_b, method_b, opts_b, range(k, k + n), scheds_b)
+    protocol_steps(model_b, method_b, opts_b, range(k, k + n), scheds_b)
 
     for (name, a), b in zip(model.state_dict().items(), model_b.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
@@ -396,19 +383,7 @@ def test_tiny_bnn_trained_with_bop_beats_chance_and_frozen_binary_weights(tmp_pa
     )
 
     def run(name: str, overrides: dict) -> float:
-        spec = RunSpec(
-            dataset="synthetic",
-            arch="resnet18",
-            method="bop",
-            regime="bnn",
-            seed=0,
-            recipe=recipe,
-            width=0.0625,
-            method_overrides=overrides,
-            threads=1,
-            device="cpu",
-        )
-        result = train(spec, tmp_path / name, show_progress=False)
+        result = train_tiny(recipe, tmp_path / name, overrides)
         assert result["status"] == "ok"
         return result["test_acc"]
 

@@ -20,7 +20,7 @@ from methods.multibit import (
 from methods.pabt import choose_prunes, importance, prune_window, pruned_target
 from methods.primitives import ste_sign
 from methods.quantizers import SteSign
-from tests.tiny import batch, tiny_net
+from tests.tiny import batch, protocol_steps, tiny_net
 
 T = 12  # training steps of the short runs: window [3, 9) with prune_start 0.25, prune_end 0.75
 WINDOW = {"prune_start": 0.25, "prune_end": 0.75}
@@ -35,21 +35,8 @@ def make(regime: str = "bnn", seed: int = 0, **overrides: object):
     return model, method, optimizers
 
 
-def train(model, method, optimizers, start: int, stop: int) -> list[float]:
-    losses = []
-    for step in range(start, stop):
-        x, y = batch(seed=step)
-        method.before_forward(step)
-        loss = F.cross_entropy(model(x), y)
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        method.after_backward(step)
-        for opt in optimizers:
-            opt.step()
-        method.after_step(step)
-        losses.append(loss.item())
-    return losses
+def train(model, method, optimizers, start: int, stop: int) -> None:  # type: ignore[no-untyped-def]
+    protocol_steps(model, method, optimizers, range(start, stop))
 
 
 def hand_sign(x: torch.Tensor) -> torch.Tensor:
