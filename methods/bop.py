@@ -134,11 +134,11 @@ class Bop(Method):
         return [build(routed["recipe"]), self.bop]
 
     def epoch_metrics(self) -> dict[str, Any]:
-        """The flip statistics, plus the current (scheduled) gamma."""
-        metrics: dict[str, Any] = dict(super().epoch_metrics())
+        """The current (scheduled) gamma, then the flip statistics."""
+        metrics: dict[str, Any] = {}
         if self.bop is not None:
             metrics["gamma"] = float(self.bop.param_groups[0]["lr"])
-        return metrics
+        return {**metrics, **super().epoch_metrics()}
 
 
 def full_precision_parameters(model: nn.Module) -> list[nn.Parameter]:

@@ -391,22 +391,24 @@ class Ovsw(Method):
 
     # -- metrics --------------------------------------------------------------------------
     def layer_metrics(self) -> list[dict[str, Any]]:
-        """Flip statistics plus ``ags_ratio`` and ``silent`` (percent) per binary layer."""
-        rows = super().layer_metrics()
-        for row, ratio, silent in zip(rows, self.probe_ratio, self.probe_silent, strict=False):
-            row["ags_ratio"] = float(ratio)
-            row["silent"] = 100.0 * float(silent)
+        """``ags_ratio`` and ``silent`` (percent) per binary layer, then the flip statistics."""
+        rows = []
+        for row, ratio, silent in zip(
+            super().layer_metrics(), self.probe_ratio, self.probe_silent, strict=False
+        ):
+            own = {"ags_ratio": float(ratio), "silent": 100.0 * float(silent)}
+            rows.append({"order": row.pop("order"), "name": row.pop("name"), **own, **row})
         return rows
 
     def epoch_metrics(self) -> dict[str, float]:
-        """Flip statistics, mean ``ags_ratio`` over layers, size-weighted ``silent`` percent."""
+        """Mean ``ags_ratio`` over layers, size-weighted ``silent`` percent, then the flip statistics."""
         metrics = super().epoch_metrics()
         if not self.probe_ratio:
             return metrics
         sizes = [w.numel() for w in self.binary_weights()]
         ratio = torch.stack(self.probe_ratio).mean()
         silent = sum(s * n for s, n in zip(self.probe_silent, sizes, strict=True)) / sum(sizes)
-        return {**metrics, "ags_ratio": float(ratio), "silent": 100.0 * float(silent)}
+        return {"ags_ratio": float(ratio), "silent": 100.0 * float(silent), **metrics}
 
     # -- checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
