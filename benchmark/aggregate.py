@@ -7,7 +7,8 @@ A run counts only when its ``result.json`` exists and parses (a crashed or runni
 never has one). A requested path that does not exist, or whose ``result.json`` is
 truncated, is kept as an incomplete row so that its cell shows up as NOT RUN (n = 0); its
 identity is then read from the run-directory layout
-``<recipe>/<dataset>/<arch>/<regime>/<variant>/<ordering>/seed<k>/result.json``.
+``<recipe>/<dataset>/<arch>/<regime>/<variant>/<ordering>/seed<k>/result.json``
+(``benchmark.identity``).
 A diverged run is a result: it counts in n with its recorded (chance-level) accuracy and
 is also counted in ``n_diverged``.
 
@@ -20,7 +21,6 @@ binary layer is the one with the highest ``order`` (execution order), e.g. ResNe
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,9 @@ import pandas as pd
 
 from benchmark import stats
 from benchmark.errors import UserError
+from benchmark.identity import FIELDS, RunId
 
-IDENTITY = ["recipe", "dataset", "arch", "regime", "variant", "ordering", "seed"]
+IDENTITY = list(FIELDS)
 CELL_KEYS = ["dataset", "arch", "regime", "variant", "ordering"]
 RESULT_FIELDS = [
     "status",
@@ -64,23 +65,9 @@ TRAJECTORY_COLUMNS = [
 FLIP_COLUMNS = ["never_flipped", "never_flipped_last", "last_layer"]
 SILENT_COLUMNS = [*IDENTITY, "epoch", "scope", "layer", "never_flipped", "flip_ratio"]
 SCOPE_ALL, SCOPE_LAST = "all binary layers", "last binary layer"
-_SEED = re.compile(r"^seed(\d+)$")
 
 
 # --------------------------------------------------------------------------- reading (edges)
-
-
-def identity_from_path(path: Path) -> dict:
-    """Identity of a run from its directory layout; UserError if the path does not follow it."""
-    parts = Path(path).parts
-    match = _SEED.match(parts[-2]) if len(parts) >= 8 else None
-    if match is None:
-        raise UserError(
-            f"cannot tell which run '{path}' is: it does not exist and does not follow the "
-            "layout <recipe>/<dataset>/<arch>/<regime>/<variant>/<ordering>/seed<k>/result.json"
-        )
-    names = dict(zip(IDENTITY[:-1], parts[-8:-2], strict=True))
-    return names | {"seed": int(match.group(1))}
 
 
 def read_result(path: Path) -> dict | None:
@@ -100,7 +87,7 @@ def run_row(path: Path) -> dict:
     """One tidy row for a requested run (complete or not)."""
     record = read_result(path)
     if record is None:
-        row = {c: None for c in RUN_COLUMNS} | identity_from_path(path)
+        row = {c: None for c in RUN_COLUMNS} | RunId.from_result(path).as_dict()
         return row | {"complete": False, "path": str(path)}
     ident = record["identity"]
     row = {k: ident.get(k) for k in IDENTITY} | {"method": ident.get("method")}
@@ -174,7 +161,7 @@ def read_silent_weights(runs: pd.DataFrame) -> pd.DataFrame:
         curves = read_flip_curves(Path(run.path).parent)
         if curves.empty:
             continue
-        for key in ("recipe", "dataset", "arch", "regime", "variant", "ordering", "seed"):
+        for key in FIELDS:
             curves[key] = getattr(run, key)
         frames.append(curves[SILENT_COLUMNS])
     if not frames:

@@ -28,16 +28,13 @@ import os
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from itertools import product
 from typing import Any
 
 from benchmark.checkcache import checked_once
 from benchmark.errors import UserError
+from benchmark.identity import FP_REGIME, NO_ORDERING, RunId
 
-RUN_DIR = "results/runs/{recipe}/{dataset}/{arch}/{regime}/{variant}/{ordering}/seed{seed}"
-NO_ORDERING = "none"
-FP_REGIME = "fp"
 SECTIONS = ("tables", "figures")
 AXES = ("datasets", "archs", "regimes", "variants", "orderings", "seeds")
 BINARY_REGIMES = ("bnn", "bwn")
@@ -47,29 +44,6 @@ Config = Mapping[str, Any]
 
 class ConfigError(UserError):
     """A config that passes the schema but is inconsistent; the message names the key."""
-
-
-@dataclass(frozen=True, order=True)
-class Run:
-    """The identity of one training run (DESIGN 6); its directory is a pure function of it."""
-
-    recipe: str
-    dataset: str
-    arch: str
-    regime: str
-    variant: str
-    ordering: str
-    seed: int
-
-    @property
-    def directory(self) -> str:
-        """The run directory, relative to the working directory."""
-        return RUN_DIR.format(**asdict(self))
-
-    @property
-    def result(self) -> str:
-        """The run's ``result.json``: the file that exists only once the run has finished."""
-        return f"{self.directory}/result.json"
 
 
 def method_of(config: Config, variant: str) -> str:
@@ -114,10 +88,10 @@ def grid_recipe(config: Config, grid: Mapping[str, Any]) -> str:
     return str(grid.get("recipe") or config["recipe"])
 
 
-def expand(config: Config, axes: Mapping[str, Iterable], recipe: str | None = None) -> list[Run]:
+def expand(config: Config, axes: Mapping[str, Iterable], recipe: str | None = None) -> list[RunId]:
     """All runs of one grid, sorted and without duplicates (see the module docstring)."""
     recipe = recipe or config["recipe"]
-    runs: set[Run] = set()
+    runs: set[RunId] = set()
     for variant in axes["variants"]:
         if is_full_precision(config, variant):
             regimes = [FP_REGIME]
@@ -128,13 +102,13 @@ def expand(config: Config, axes: Mapping[str, Iterable], recipe: str | None = No
         for dataset, arch, regime, ordering, seed in product(
             axes["datasets"], axes["archs"], regimes, orderings, axes["seeds"]
         ):
-            runs.add(Run(recipe, dataset, arch, regime, variant, ordering, int(seed)))
+            runs.add(RunId(recipe, dataset, arch, regime, variant, ordering, int(seed)))
     return sorted(runs)
 
 
-def section_runs(config: Config, section: str, name: str) -> list[Run]:
+def section_runs(config: Config, section: str, name: str) -> list[RunId]:
     """The runs that the table or figure ``config[section][name]`` is built from."""
-    runs: set[Run] = set()
+    runs: set[RunId] = set()
     for grid in section_parts(config, section, name):
         runs.update(expand(config, grid_axes(config, grid), grid_recipe(config, grid)))
     return sorted(runs)
@@ -145,9 +119,9 @@ def section_results(config: Config, section: str, name: str) -> list[str]:
     return [run.result for run in section_runs(config, section, name)]
 
 
-def all_runs(config: Config) -> list[Run]:
+def all_runs(config: Config) -> list[RunId]:
     """Every run that some table or figure of the config needs, without duplicates."""
-    runs: set[Run] = set()
+    runs: set[RunId] = set()
     for section in SECTIONS:
         for name in config[section]:
             runs.update(section_runs(config, section, name))
@@ -326,8 +300,9 @@ def check_registries(config: Config) -> None:
     that have an ordering. The registries import torch, hence the imports here.
     """
     from benchmark.data import DATASETS
+    from benchmark.identity import check_name
     from benchmark.models import ARCHS
-    from benchmark.spec import check_method, check_name
+    from benchmark.spec import check_method
 
     for recipe in config["recipes"]:
         with _naming("recipes"):

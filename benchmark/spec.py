@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import methods
 from benchmark.data import DATASETS
 from benchmark.errors import UserError
+from benchmark.identity import RunId, check_name
 from benchmark.models import ARCHS
 from benchmark.recipe import Recipe
 from methods.config import ConfigError
-
-# A run-identity component is a directory name: no separators, no "." or "..", no spaces or
-# upper case (paths must mean the same on case-insensitive file systems), no leading "-".
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-NAME_RULE = "lower-case letters, digits, '_', '.' and '-', starting with a letter or digit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,28 +40,22 @@ class RunSpec:
     def __post_init__(self) -> None:
         if not self.variant:
             object.__setattr__(self, "variant", self.method)
-        for key in ("dataset", "arch", "method", "regime", "variant", "ordering"):
-            check_name(key, getattr(self, key))
-        check_name("recipe", self.recipe.name)
+        check_name("method", self.method)
+        self.run_id.check()
         if self.width <= 0:
             raise UserError(f"width={self.width} must be > 0 (1 = the paper's widths)")
-        if self.seed < 0:
-            raise UserError(f"seed={self.seed} must be >= 0")
         DATASETS.get(self.dataset)
         ARCHS.get(self.arch)
         check_method(self.method, self.method_overrides, self.regime, self.ordering)
 
+    @property
+    def run_id(self) -> RunId:
+        r = self
+        return RunId(r.recipe.name, r.dataset, r.arch, r.regime, r.variant, r.ordering, r.seed)
+
     def identity(self) -> dict[str, Any]:
-        return {
-            "recipe": self.recipe.name,
-            "dataset": self.dataset,
-            "arch": self.arch,
-            "regime": self.regime,
-            "variant": self.variant,
-            "method": self.method,
-            "ordering": self.ordering,
-            "seed": self.seed,
-        }
+        """The run's identity and its method, as ``result.json`` records them."""
+        return {**self.run_id.as_dict(), "method": self.method}
 
     def to_dict(self) -> dict[str, Any]:
         """Everything that decides the run's numbers (not where it runs or how fast)."""
@@ -76,29 +64,6 @@ class RunSpec:
         for key in ("data_root", "threads", "device"):
             d.pop(key)
         return d
-
-    def run_dir(self, root: Path) -> Path:
-        """``<root>/<recipe>/<dataset>/<arch>/<regime>/<variant>/<ordering>/seed<k>``."""
-        i = self.identity()
-        return Path(
-            root,
-            i["recipe"],
-            i["dataset"],
-            i["arch"],
-            i["regime"],
-            i["variant"],
-            i["ordering"],
-            f"seed{i['seed']}",
-        )
-
-
-def check_name(key: str, value: str) -> None:
-    """Refuse a run-identity component that is not a plain directory name (see NAME_RE)."""
-    if not NAME_RE.match(value):
-        suggestion = re.sub(r"[^a-z0-9_.-]+", "_", value.lower()).lstrip("_.-") or "run1"
-        raise UserError(
-            f"{key} '{value}' cannot name a run directory: use only {NAME_RULE} (for example '{suggestion}')"
-        )
 
 
 def check_method(method: str, overrides: Mapping[str, Any], regime: str, ordering: str = "none") -> None:

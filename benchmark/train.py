@@ -135,7 +135,7 @@ def train(
         device,
         memory_format(model),
         torch.Generator().manual_seed(spec.seed),
-        Progress(total_steps, run_label(spec), enabled=show_progress),
+        Progress(total_steps, spec.run_id.label, enabled=show_progress),
         steps_per_epoch,
     )
     run = RunState.start(device)
@@ -437,7 +437,3 @@ def make_result(
         "config_hash": records.config_hash(config),
         "provenance": records.provenance(device),
     }
-
-
-def run_label(spec: RunSpec) -> str:
-    return f"{spec.dataset}/{spec.arch}/{spec.regime}/{spec.variant}/{spec.ordering}/seed{spec.seed}"

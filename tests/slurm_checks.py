@@ -27,13 +27,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from benchmark import grid
+from benchmark.identity import RunId
 
 RESULT_TIMING_KEYS = frozenset({"wall_seconds", "steps_per_second", "provenance"})
 RESUMED = re.compile(r"resumed from (\S+) at step (\d+)")
@@ -160,22 +161,13 @@ def compare_runs(run_dir: Path, reference_dir: Path) -> list[str]:
 # -- SLURM jobs and runs ---------------------------------------------------------------
 
 
-def run_from_directory(directory: Path | str) -> grid.Run:
-    """The run whose directory (``.../results/runs/<recipe>/.../seed<k>``) this is."""
-    parts = Path(directory).parts
-    recipe, dataset, arch, regime, variant, ordering, seed = parts[-7:]
-    if not seed.startswith("seed"):
-        raise ValueError(f"not a run directory: {directory}")
-    return grid.Run(recipe, dataset, arch, regime, variant, ordering, int(seed.removeprefix("seed")))
-
-
-def job_comment(run: grid.Run) -> str:
+def job_comment(run: RunId) -> str:
     """The ``--comment`` the SLURM plugin gives the ``train`` job of ``run``.
 
     It joins the rule's wildcard values in the order of the output pattern (recipe,
     dataset, arch, regime, variant, ordering, seed), as ``sbatch --comment``.
     """
-    values = [str(v) for v in asdict(run).values()]
+    values = [str(v) for v in run.as_dict().values()]
     return "rule_train_wildcards_" + "_".join(values).replace("/", "_")
 
 
@@ -281,7 +273,7 @@ def _requeue_one(
             raise RuntimeError("no train job was ever RUNNING with a checkpoint.pt (grid ended or timed out)")
         running = {comment: jobid for jobid, state, comment in squeue(env) if state == "RUNNING"}
         for ckpt in sorted(runs_dir.rglob(CHECKPOINT)) if runs_dir.exists() else []:
-            jobid = running.get(job_comment(run_from_directory(ckpt.parent)))
+            jobid = running.get(job_comment(RunId.from_directory(ckpt.parent)))
             if jobid:
                 target = (jobid, ckpt)
                 break

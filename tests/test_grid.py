@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from benchmark import grid
+from benchmark.identity import RunId
 from tests.slurm_checks import merge_configs
 
 CONFIGS = Path(__file__).resolve().parents[1] / "workflows" / "config"
@@ -87,7 +88,7 @@ def test_all_runs_has_no_duplicates_and_shared_cells_are_shared(config):
 
 
 def test_run_directory_layout():
-    run = grid.Run("mini", "digits", "resnet18", "bnn", "stompp", "forward", 3)
+    run = RunId("mini", "digits", "resnet18", "bnn", "stompp", "forward", 3)
     assert run.directory == "results/runs/mini/digits/resnet18/bnn/stompp/forward/seed3"
     assert run.result == f"{run.directory}/result.json"
 

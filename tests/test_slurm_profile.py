@@ -17,6 +17,7 @@ from snakemake.profiles import ProfileConfigFileParser
 from snakemake.utils import validate
 
 from benchmark import grid
+from benchmark.identity import RunId
 from tests import local_slurm, slurm_checks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,7 +306,7 @@ def test_timing_keys():
 
 def test_job_comment_is_the_plugins():
     utils = pytest.importorskip("snakemake_executor_plugin_slurm.utils")
-    run = grid.Run("smoke", "synthetic", "resnet18", "bnn", "stompp_ste", "forward", 0)
+    run = RunId("smoke", "synthetic", "resnet18", "bnn", "stompp_ste", "forward", 0)
     job = SimpleNamespace(
         wildcards=[
             str(v)
@@ -316,7 +317,7 @@ def test_job_comment_is_the_plugins():
 
 
 def test_run_from_directory_inverts_run_directory():
-    run = grid.Run("smoke", "synthetic", "resnet34", "bwn", "stompp", "global", 3)
+    run = RunId("smoke", "synthetic", "resnet34", "bwn", "stompp", "global", 3)
     assert slurm_checks.run_from_directory(Path("/tmp/w") / run.directory) == run
     with pytest.raises(ValueError):
         slurm_checks.run_from_directory("/a/b/c/d/e/f/g/h")

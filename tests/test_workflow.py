@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from benchmark import grid
+from benchmark.identity import RunId
 from benchmark.reporting import build_figure, build_table, run_check
 from tests.test_tables import write_run
 from tests.workflow_grid import failure, smoke, snakemake
@@ -27,7 +28,7 @@ NO_INPUT = "has no cells|was not produced"  # a claim NOT RUN for lack of cells 
 pytestmark = pytest.mark.workflow
 
 
-def assert_one_row_per_cell(table: pd.DataFrame, runs: list[grid.Run], name: str) -> None:
+def assert_one_row_per_cell(table: pd.DataFrame, runs: list[RunId], name: str) -> None:
     """One row per cell of ``runs``, each counting all of its seeds, accuracies in [0, 100]."""
     seeds = Counter((r.recipe, r.dataset, r.arch, r.regime, r.variant, r.ordering) for r in runs)
     assert set(table[CELL].itertuples(index=False, name=None)) == set(seeds), name

@@ -6,6 +6,7 @@ import os
 TABLES = expand("results/table_{name}.csv", name=config["tables"])
 FIGURES = expand("results/fig_{name}.{ext}", name=config["figures"], ext=["pdf", "png"])
 REGRESSION_REPORT = ["results/regression_report.csv", "results/regression_report.md"]
+RUN_DIR = identity.pattern()  # results/runs/{recipe}/.../seed{seed}
 
 # Reported numbers (one CSV per paper) and claims are source files: resolve them against
 # the repository (the Snakefile's directory), so that `--directory elsewhere` finds them.

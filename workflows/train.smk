@@ -11,9 +11,9 @@
 
 rule train:
     output:
-        result=f"{grid.RUN_DIR}/result.json",
+        result=f"{RUN_DIR}/result.json",
     log:
-        f"{grid.RUN_DIR}/train.log",
+        f"{RUN_DIR}/train.log",
     conda:
         "envs/bnnbench.yaml"
     threads: config["threads"]
