@@ -17,10 +17,8 @@ with :data:`EXIT_PREEMPTED`; the same command started again resumes.
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmark.atomic import replacing
 from benchmark.errors import UserError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -112,17 +111,9 @@ def set_rng_states(states: dict[str, Any]) -> None:
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically (temporary file in the same directory, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save({"format": FORMAT, **payload}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``payload`` atomically (``benchmark.atomic``: temporary file, fsync, rename)."""
+    with replacing(path) as tmp:
+        torch.save({"format": FORMAT, **payload}, tmp)
 
 
 def load(path: Path, config_hash: str) -> dict[str, Any]:

@@ -1,41 +1,25 @@
-"""Run records: atomic writes, config hashes and provenance (DESIGN 6)."""
+"""Run records: JSON and CSV written atomically, config hashes and provenance (DESIGN 6)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import os
 import platform
 import socket
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from benchmark.atomic import write_text
 
 
 def write_json(path: Path, data: Any) -> None:
     """Atomic JSON; NaN and infinities become ``null`` so the file is strict JSON."""
-    atomic_write_text(path, json.dumps(_finite(data), indent=2, sort_keys=True, default=str) + "\n")
+    write_text(path, json.dumps(_finite(data), indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _finite(value: Any) -> Any:
@@ -49,7 +33,7 @@ def _finite(value: Any) -> Any:
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    atomic_write_text(path, pd.DataFrame(rows).to_csv(index=False, float_format="%.6g"))
+    write_text(path, pd.DataFrame(rows).to_csv(index=False, float_format="%.6g"))
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -1,11 +1,9 @@
 """The reporting entry points behind ``bnnbench table|figure|check``: read at the edges,
-call the pure builders, write every output atomically (temporary file, then rename)."""
+call the pure builders, write every output atomically (``benchmark.atomic``)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from matplotlib.figure import Figure
 from benchmark import claims as cl
 from benchmark import figures, render, tables
 from benchmark.aggregate import read_runs, read_silent_weights, read_trajectories, with_flip_metrics
+from benchmark.atomic import replacing, write_text
 from benchmark.errors import UserError
 from benchmark.regression import build_report, report_markdown
 
@@ -70,38 +69,22 @@ TABLE_NOTES |= {
 }
 
 
-# --------------------------------------------------------------------------- atomic writes
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Run ``write`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text(path: Path, text: str) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+# --------------------------------------------------------------------------- writing
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
-    _atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    with replacing(path) as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 def save_figure(fig: Figure, path: Path) -> None:
-    fmt = Path(path).suffix.lstrip(".")
-    _atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150))
+    with replacing(path) as tmp:
+        fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=150)
 
 
 def copy_file(src: Path, dst: Path) -> None:
-    _atomic(dst, lambda tmp: shutil.copyfile(src, tmp))
+    with replacing(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 # --------------------------------------------------------------------------- reading
