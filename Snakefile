@@ -18,6 +18,7 @@ min_version("9.0")
 configfile: "workflows/config/default.yaml"
 
 
+grid.refuse_derived_keys(config)
 validate(config, "workflows/schemas/config.schema.yaml")
 grid.check_config(config)
 

@@ -1,14 +1,17 @@
-"""Remember that a config passed the registry checks, so that Snakemake's DAG building does
-not import torch again for a config and code it has already checked.
+"""Remember what Snakemake's DAG building learnt by importing torch, so that it does not import
+torch again for a config and code it has already seen.
 
-The registry checks (``benchmark.grid.check_registries``) build every variant's method, which
-imports torch: about 2 s, more than Snakemake needs for the DAG of the whole paper grid. The
-result depends only on the config and on the code of the registries, so it is stored as an
-empty stamp file named by a hash of both: the config as canonical JSON, the bnnbench
-version, the size and modification time of every Python file of the ``benchmark`` and
-``methods`` packages, and the method plugins installed (entry points of ``bnnbench.methods``).
-Any change to one of them makes a new key, and the checks run again. A failed check writes no
-stamp. Stamps live under ``.snakemake/bnnbench-checked/`` of the working directory.
+Two things need the registries, which import torch (about 2 s, more than Snakemake needs for
+the DAG of the whole paper grid): the registry checks of a config
+(``benchmark.grid.check_registries``, which build every variant's method) and the method facts
+the grid expands with (``benchmark.facts``). Both depend only on the code of the registries
+and, for the checks, on the config, so they are kept under ``.snakemake/bnnbench-checked/`` of
+the working directory, named by a hash: an empty stamp file per passed config
+(:func:`check_key`: the config as canonical JSON and the code) and one JSON file of facts per
+code version (:func:`code_key`). The code is the size and modification time of every Python
+file of the ``benchmark`` and ``methods`` packages and the method plugins installed (entry
+points of ``bnnbench.methods``); any change to one of them makes a new key. A failed check
+writes no stamp.
 """
 
 from __future__ import annotations
@@ -30,13 +33,22 @@ def code_fingerprint() -> list[tuple[str, int, int]]:
     return [(str(p.relative_to(PACKAGE_ROOT)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
 
 
+def code_key() -> str:
+    """Hash of the code and the installed method plugins (what the method facts depend on)."""
+    return _hash({"code": code_fingerprint(), "plugins": _plugins()})
+
+
 def check_key(config: Mapping[str, Any]) -> str:
     """Hash of the config, the code and the installed method plugins."""
-    plugins = sorted(f"{ep.name}={ep.value}" for ep in entry_points(group="bnnbench.methods"))
-    blob = json.dumps(
-        {"config": config, "code": code_fingerprint(), "plugins": plugins}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+    return _hash({"config": config, "code": code_fingerprint(), "plugins": _plugins()})
+
+
+def _plugins() -> list[str]:
+    return sorted(f"{ep.name}={ep.value}" for ep in entry_points(group="bnnbench.methods"))
+
+
+def _hash(data: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def checked_once(

@@ -20,7 +20,7 @@ def describe_methods(pattern: str = "*") -> str:
         lines = [
             f"{name}: {cls.summary}",
             f"  source: {cls.source}",
-            f"  regimes: {', '.join(cls.regimes)}; ordering: {'yes' if cls.has_ordering else 'no'}",
+            f"  regimes: {', '.join(cls.regimes)}; orderings: {', '.join(cls.orderings) or 'none'}",
         ]
         for hp in describe(cls.config_class):
             choices = f" (one of {', '.join(hp['choices'])})" if hp["choices"] else ""

@@ -9,13 +9,14 @@ Grid rules:
 - A table or figure section (``tables.<name>``, ``figures.<name>``) names the variants,
   orderings, architectures and regimes it needs; ``datasets`` and ``seeds`` default to the
   top-level lists.
-- A variant whose method is in ``ordered_methods`` is crossed with the section's
-  orderings; any other variant runs once with the ordering ``none`` (STE is never run
-  four times).
-- A variant whose method is in ``full_precision_methods`` runs in the regime ``fp`` only,
-  once per dataset, architecture and seed; every other variant runs in the section's
-  regimes (``bnn``, ``bwn``) that its method supports (``method_regimes``: the hybrids
-  exist for BNNs only, so a ``bwn`` grid has no hybrid runs).
+- What a variant's method can do is declared by the method itself (``benchmark.facts``):
+- A variant whose method has orderings (StoMPP and its hybrids) is crossed with the
+  section's orderings that it has; any other variant runs once with the ordering ``none``
+  (STE is never run four times).
+- A variant whose method is full precision runs in the regime ``fp`` only, once per
+  dataset, architecture and seed; every other variant runs in the section's regimes
+  (``bnn``, ``bwn``) that its method supports (the hybrids exist for BNNs only, so a
+  ``bwn`` grid has no hybrid runs).
 - A section trains with its ``recipe`` (default: the top-level ``recipe``). A section
   made of ``parts`` (a list of such grids, e.g. a peer paper's main table on CIFAR-10 and
   its ablation on CIFAR-100 under another recipe) needs the union of its parts' runs.
@@ -31,6 +32,7 @@ from contextlib import contextmanager
 from itertools import product
 from typing import Any
 
+from benchmark import facts
 from benchmark.checkcache import checked_once
 from benchmark.errors import UserError
 from benchmark.identity import FP_REGIME, NO_ORDERING, RunId
@@ -38,6 +40,8 @@ from benchmark.identity import FP_REGIME, NO_ORDERING, RunId
 SECTIONS = ("tables", "figures")
 AXES = ("datasets", "archs", "regimes", "variants", "orderings", "seeds")
 BINARY_REGIMES = ("bnn", "bwn")
+# Config keys of earlier versions whose content every method now declares itself.
+DERIVED_KEYS = ("ordered_methods", "full_precision_methods", "method_regimes")
 
 Config = Mapping[str, Any]
 
@@ -51,20 +55,24 @@ def method_of(config: Config, variant: str) -> str:
     return config["variants"][variant]["method"]
 
 
+def orderings_of(config: Config, variant: str) -> tuple[str, ...]:
+    """The orderings the variant's method can freeze in (empty: it has no ordering)."""
+    return facts.of(method_of(config, variant)).orderings
+
+
 def has_ordering(config: Config, variant: str) -> bool:
     """Whether the variant's method freezes layers in an order (is crossed with orderings)."""
-    return method_of(config, variant) in config["ordered_methods"]
+    return bool(orderings_of(config, variant))
 
 
 def is_full_precision(config: Config, variant: str) -> bool:
     """Whether the variant's method binarizes nothing (runs in the regime ``fp`` only)."""
-    return method_of(config, variant) in config["full_precision_methods"]
+    return facts.of(method_of(config, variant)).full_precision
 
 
 def supported_regimes(config: Config, variant: str) -> tuple[str, ...]:
-    """The binarizing regimes the variant's method supports (``method_regimes``; default both)."""
-    limits = config.get("method_regimes") or {}
-    return tuple(limits.get(method_of(config, variant), BINARY_REGIMES))
+    """The binarizing regimes the variant's method supports."""
+    return tuple(r for r in facts.of(method_of(config, variant)).regimes if r in BINARY_REGIMES)
 
 
 def section_parts(config: Config, section: str, name: str) -> list[dict[str, Any]]:
@@ -98,7 +106,8 @@ def expand(config: Config, axes: Mapping[str, Iterable], recipe: str | None = No
         else:
             supported = supported_regimes(config, variant)
             regimes = [r for r in axes["regimes"] if r in supported]
-        orderings = axes["orderings"] if has_ordering(config, variant) else [NO_ORDERING]
+        own = orderings_of(config, variant)
+        orderings = [o for o in axes["orderings"] if o in own] if own else [NO_ORDERING]
         for dataset, arch, regime, ordering, seed in product(
             axes["datasets"], axes["archs"], regimes, orderings, axes["seeds"]
         ):
@@ -265,20 +274,21 @@ def _wildcard(wildcards: Any, name: str) -> str:
 def check_config(config: Config) -> None:
     """Consistency checks the JSON schema cannot express; raises :class:`ConfigError`.
 
-    Every name a table or figure uses must be declared at the top level, every recipe
-    named must exist, every variant of a grid must have a regime to run in, a
-    per-architecture width must cover every architecture, and names and hyperparameters
-    must resolve in the registries (:func:`check_registries`, which imports torch; once per
-    config and code version, see ``benchmark.checkcache``).
+    No key may state what the methods declare (:func:`refuse_derived_keys`), every variant's
+    method must exist, every name a table or figure uses must be declared at the top level,
+    every ordering must be one a method has, every recipe named must exist, every variant of
+    a grid must have a regime to run in, a per-architecture width must cover every
+    architecture, and names and hyperparameters must resolve in the registries
+    (:func:`check_registries`, which imports torch; once per config and code version, see
+    ``benchmark.checkcache``).
     """
+    refuse_derived_keys(config)
     if config["recipe"] not in config["recipes"]:
         raise ConfigError(f"recipe: '{config['recipe']}' is not in recipes (has {sorted(config['recipes'])})")
     for variant in config["variants"]:
-        if is_full_precision(config, variant) and has_ordering(config, variant):
-            raise ConfigError(
-                f"variants.{variant}: method '{method_of(config, variant)}' is listed in both "
-                "ordered_methods and full_precision_methods"
-            )
+        with _naming(f"variants.{variant}"):
+            facts.of(method_of(config, variant))
+    _check_orderings("orderings", config["orderings"])
     for section in SECTIONS:
         for name, entry in config[section].items():
             grids = section_parts(config, section, name)
@@ -295,9 +305,8 @@ def check_registries(config: Config) -> None:
 
     Every run-identity name (recipe, dataset, architecture, variant) must be a plain
     directory name, every dataset, architecture and method must be registered (the message
-    lists the valid ones), each variant's ``set`` must be valid hyperparameters of its
-    method in every regime it runs in, and ``ordered_methods`` must agree with the methods
-    that have an ordering. The registries import torch, hence the imports here.
+    lists the valid ones), and each variant's ``set`` must be valid hyperparameters of its
+    method in every regime it runs in. The registries import torch, hence the imports here.
     """
     from benchmark.data import DATASETS
     from benchmark.identity import check_name
@@ -317,33 +326,41 @@ def check_registries(config: Config) -> None:
         with _naming(f"variants.{variant}"):
             check_name("variant", variant)
             regimes = sorted({r.regime for r in runs if r.variant == variant})
-            fallback = FP_REGIME if is_full_precision(config, variant) else BINARY_REGIMES[0]
+            fallback = facts.of(settings["method"]).regimes[0]
             for regime in regimes or [fallback]:  # a variant no grid uses is checked too
                 check_method(settings["method"], settings.get("set") or {}, regime)
-            _check_ordering(config, variant)
 
 
-def _check_ordering(config: Config, variant: str) -> None:
-    """``ordered_methods`` lists exactly the methods that freeze layers in an order."""
-    import methods
+def refuse_derived_keys(config: Config) -> None:
+    """Refuse the keys of earlier configs that the methods now declare themselves."""
+    for key in DERIVED_KEYS:
+        if key in config:
+            raise ConfigError(
+                f"{key}: this key is no longer needed and no longer read: which methods have an "
+                "ordering, which are full precision and which regimes each supports are derived "
+                "from the methods themselves (`bnnbench methods` lists them). Delete the key."
+            )
 
-    method = method_of(config, variant)
-    ordered = methods.get_method(method).has_ordering
-    if ordered != has_ordering(config, variant):
-        fix = "add it to" if ordered else "remove it from"
-        does = "freezes" if ordered else "does not freeze"
-        raise UserError(f"method '{method}' {does} layers in an order; {fix} ordered_methods")
+
+def _check_orderings(key: str, values: Iterable[str]) -> None:
+    """Every ordering must be one that some method can freeze in."""
+    known = sorted({o for f in facts.known().values() for o in f.orderings})
+    unknown = [o for o in values if o not in known]
+    if unknown:
+        raise ConfigError(f"{key}: {unknown} not an ordering of any method (orderings: {known})")
 
 
 @contextmanager
 def _naming(where: str) -> Iterator[None]:
     """Re-raise an unknown name or a bad value as a ConfigError that names ``where``."""
-    from methods.registry import UnknownNameError
-
     try:
         yield
-    except (UserError, UnknownNameError) as err:
-        raise ConfigError(f"{where}: {err}") from None
+    except Exception as err:
+        from methods.registry import UnknownNameError  # imported already when one was raised
+
+        if isinstance(err, UserError | UnknownNameError):
+            raise ConfigError(f"{where}: {err}") from None
+        raise
 
 
 def _check_grid(where: str, grid: Mapping[str, Any], config: Config) -> None:
@@ -361,7 +378,7 @@ def _check_grid(where: str, grid: Mapping[str, Any], config: Config) -> None:
         if not is_full_precision(config, variant) and not set(regimes) & set(supported):
             raise ConfigError(
                 f"{where}.variants: '{variant}' has no run in regimes {list(regimes)}: method "
-                f"'{method_of(config, variant)}' supports only {list(supported)} (method_regimes)"
+                f"'{method_of(config, variant)}' supports only {list(supported)}"
             )
 
 

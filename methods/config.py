@@ -46,6 +46,12 @@ class MethodConfig:
         return dataclasses.asdict(self)
 
     @classmethod
+    def choices_of(cls, name: str) -> tuple[str, ...]:
+        """The values field ``name`` may take (empty when there is no such field or no choices)."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        return tuple(fields[name].metadata.get("choices", ())) if name in fields else ()
+
+    @classmethod
     def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
         """Build from a mapping, coercing strings (``--set key=value``) to each field's type."""
         fields = {f.name: f for f in dataclasses.fields(cls)}

@@ -325,7 +325,6 @@ class Ovsw(Method):
     summary = "OvSW: adaptive gradient scaling + silence awareness decaying (reference-code defaults)"
     source = f"{PAPER}; reference code {CODE}"
     config_class = OvswConfig
-    has_layer_state = True
     config: OvswConfig
 
     def __init__(self, config: MethodConfig, regime: str, seed: int) -> None:

@@ -255,7 +255,6 @@ class Pabt(Method):
     summary = "PaBT: prune a Bop-trained MxN multi-bit network down to a BNN by importance"
     source = PAPER
     config_class = PabtConfig
-    has_layer_state = True
     config: PabtConfig
     layers: list[MultiBitMixin]  # type: ignore[assignment]
 

@@ -47,7 +47,10 @@ OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 class Method:
     """Base class of every training method; subclasses override the hooks they need.
 
-    Class attributes document the method for ``bnnbench methods``.
+    Class attributes document the method for ``bnnbench methods`` and are the facts the
+    workflow expands its grid with (``benchmark.facts``): ``regimes`` (``("fp",)``: full
+    precision) and ``orderings``, which is not declared but read from the config: the choices of
+    its ``ordering`` field, or none (a method without one runs once, with the ordering ``none``).
     """
 
     name: ClassVar[str] = ""
@@ -55,8 +58,13 @@ class Method:
     source: ClassVar[str] = ""
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     regimes: ClassVar[tuple[str, ...]] = ("bnn", "bwn")
+    orderings: ClassVar[tuple[str, ...]] = ()
     has_ordering: ClassVar[bool] = False
-    has_layer_state: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.orderings = cls.config_class.choices_of("ordering")
+        cls.has_ordering = bool(cls.orderings)
 
     def __init__(self, config: MethodConfig, regime: str, seed: int) -> None:
         if regime not in self.regimes:

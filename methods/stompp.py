@@ -125,8 +125,6 @@ class Stompp(Method):
     summary = "StoMPP: layerwise stochastic progressive freezing, STE-free (our interpretation)"
     source = PAPER
     config_class = StomppConfig
-    has_ordering = True
-    has_layer_state = True
     config: StomppConfig
 
     def __init__(self, config: MethodConfig, regime: str, seed: int) -> None:

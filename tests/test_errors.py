@@ -357,9 +357,13 @@ CONFIG_CASES = {
         lambda c: _rename_variant(c, "stompp", "StoMPP"),
         ["variants.StoMPP: variant 'StoMPP' cannot name a run directory", "'stompp'"],
     ),
-    "config-ordered-methods-disagree": (
-        lambda c: c["ordered_methods"].remove("stompp_ste"),
-        ["variants.stompp_ste: method 'stompp_ste' freezes layers in an order", "add it to ordered_methods"],
+    "config-unknown-ordering": (
+        lambda c: c["tables"]["ordering"].update(orderings=["sideways"]),
+        ["'sideways'", "orderings"],
+    ),
+    "config-ordering-of-no-method": (
+        lambda c: c.update(orderings=["forward", "sideways"]),
+        ["orderings: ['sideways'] not an ordering of any method", "'forward', 'global', 'random', 'reverse'"],
     ),
 }
 
@@ -378,10 +382,6 @@ def test_inconsistent_workflow_config_is_refused(edit: Callable[[dict], None], e
 
 SCHEMA_CASES = {
     "config-unknown-regime": (lambda c: c.update(regimes=["bnn", "ternary"]), ["'ternary'", "regimes"]),
-    "config-unknown-ordering": (
-        lambda c: c["tables"]["ordering"].update(orderings=["sideways"]),
-        ["'sideways'", "orderings"],
-    ),
     "config-negative-epochs": (
         lambda c: c["recipes"]["smoke"].update(epochs=-1),
         ["-1 is less than the minimum of 1", "epochs"],
@@ -421,6 +421,10 @@ DRY_RUN_CASES = {
     "dry-run-bad-hyperparameter": (
         lambda c: c["variants"]["stompp"].update(set={"refresh": -1}),
         "variants.stompp: method 'stompp': refresh=-1 must be >= 0",
+    ),
+    "dry-run-derived-key": (
+        lambda c: c.update(ordered_methods=["stompp", "stompp_ste"]),
+        "ordered_methods: this key is no longer needed and no longer read",
     ),
 }
 

@@ -142,7 +142,10 @@ def test_data_root_from_config_or_environment(config, monkeypatch):
             "figures.trajectories.archs",
         ),
         (lambda c: c.update(recipe="paper"), "recipe"),
-        (lambda c: c["ordered_methods"].append("fp"), "variants.fp"),
+        (lambda c: c.update(ordered_methods=["stompp", "fp"]), "ordered_methods"),
+        (lambda c: c.update(method_regimes={"hybrid": ["bnn"]}), "method_regimes"),
+        (lambda c: c.update(orderings=["forward", "sideways"]), "orderings"),
+        (lambda c: c["variants"]["stompp"].update(method="stomp"), "variants.stompp"),
     ],
 )
 def test_inconsistent_config_names_the_key(config, edit, key):
@@ -253,8 +256,14 @@ def test_every_config_declares_the_peer_variants(name):
         "pabt_1x1": ("pabt", {"weight_bases": 1, "act_bases": 1}),
     }.items():
         assert config["variants"][variant] == {"method": method, "set": overrides}
-    assert set(config["ordered_methods"]) == {"stompp", "stompp_ste", "hybrid", "reverse_hybrid"}
-    assert config["method_regimes"] == {"hybrid": ["bnn"], "reverse_hybrid": ["bnn"]}
+    ordered = {config["variants"][v]["method"] for v in config["variants"] if grid.has_ordering(config, v)}
+    assert ordered == {"stompp", "stompp_ste", "hybrid", "reverse_hybrid"}
+    limited = {v: grid.supported_regimes(config, v) for v in config["variants"]}
+    assert {v: r for v, r in limited.items() if r != ("bnn", "bwn")} == {
+        "fp": (),
+        "hybrid": ("bnn",),
+        "reverse_hybrid": ("bnn",),
+    }
     assert set(config["tables"]) == {"depth_scaling", "ordering", "peers", "ovsw", "bop", "pabt"}
     assert set(config["figures"]) == {"trajectories", "silent_weights"}
     grid.check_config(config)

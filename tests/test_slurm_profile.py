@@ -17,6 +17,7 @@ from snakemake.profiles import ProfileConfigFileParser
 from snakemake.utils import validate
 
 from benchmark import grid
+from benchmark.errors import UserError
 from benchmark.identity import RunId
 from tests import local_slurm, slurm_checks
 
@@ -318,9 +319,9 @@ def test_job_comment_is_the_plugins():
 
 def test_run_from_directory_inverts_run_directory():
     run = RunId("smoke", "synthetic", "resnet34", "bwn", "stompp", "global", 3)
-    assert slurm_checks.run_from_directory(Path("/tmp/w") / run.directory) == run
-    with pytest.raises(ValueError):
-        slurm_checks.run_from_directory("/a/b/c/d/e/f/g/h")
+    assert RunId.from_directory(Path("/tmp/w") / run.directory) == run
+    with pytest.raises(UserError, match="cannot tell which run"):
+        RunId.from_directory("/a/b/c/d/e/f/g/h")
 
 
 def test_configs_merge_like_snakemake():

@@ -24,7 +24,7 @@ wildcard_constraints:
     arch=r"[A-Za-z0-9_.-]+",
     regime=r"bnn|bwn|fp",
     variant=r"[A-Za-z0-9_.-]+",
-    ordering=r"forward|reverse|global|random|none",
+    ordering=r"[A-Za-z0-9_.-]+",
     seed=r"\d+",
     name=r"[A-Za-z0-9_]+",
 
