@@ -123,7 +123,6 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     from benchmark.models import ARCHS
     from benchmark.recipe import Recipe
     from benchmark.spec import RunSpec
-    from methods.schedules import ORDERINGS
 
     method_cls = methods.get_method(args.method)
     ARCHS.get(args.arch)
@@ -133,13 +132,6 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         recipe_kv["epochs"] = str(args.epochs)
     recipe = Recipe.from_dict({"name": args.recipe, **recipe_kv})
     regime = args.regime or ("fp" if "fp" in method_cls.regimes else "bnn")
-    ordering = args.ordering
-    if method_cls.has_ordering:
-        ordering = ordering or method_kv.pop("ordering", "forward")
-        if ordering not in ORDERINGS:
-            raise UserError(f"unknown ordering '{ordering}'; valid orderings: {', '.join(ORDERINGS)}")
-    elif ordering not in (None, "none"):
-        raise UserError(f"method '{args.method}' has no ordering; drop --ordering {ordering}")
     return RunSpec(
         dataset=args.dataset,
         arch=args.arch,
@@ -148,13 +140,24 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         seed=args.seed,
         recipe=recipe,
         variant=args.variant,
-        ordering=ordering or "none",
+        ordering=run_ordering(args.ordering, method_kv, method_cls.orderings),
         width=args.width,
         method_overrides=method_kv,
         data_root=args.data_root,
         threads=args.threads,
         device=args.device,
     )
+
+
+def run_ordering(given: str | None, method_kv: dict[str, str], orderings: tuple[str, ...]) -> str:
+    """The run's ordering: ``--ordering``, or ``--set ordering=...`` (the same thing, for a method
+    with orderings), else the method's first ordering (``none`` for a method without one)."""
+    if orderings and "ordering" in method_kv:
+        alias = method_kv.pop("ordering")
+        if given not in (None, alias):
+            raise UserError(f"--ordering {given} and --set ordering={alias} disagree; give one of them")
+        given = alias
+    return given or (orderings[0] if orderings else "none")
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -311,7 +311,7 @@ def check_registries(config: Config) -> None:
     from benchmark.data import DATASETS
     from benchmark.identity import check_name
     from benchmark.models import ARCHS
-    from benchmark.spec import check_method
+    from benchmark.spec import method_config
 
     for recipe in config["recipes"]:
         with _naming("recipes"):
@@ -326,9 +326,10 @@ def check_registries(config: Config) -> None:
         with _naming(f"variants.{variant}"):
             check_name("variant", variant)
             regimes = sorted({r.regime for r in runs if r.variant == variant})
-            fallback = facts.of(settings["method"]).regimes[0]
-            for regime in regimes or [fallback]:  # a variant no grid uses is checked too
-                check_method(settings["method"], settings.get("set") or {}, regime)
+            own = facts.of(settings["method"])
+            ordering = own.orderings[0] if own.ordered else NO_ORDERING
+            for regime in regimes or [own.regimes[0]]:  # a variant no grid uses is checked too
+                method_config(settings["method"], settings.get("set") or {}, regime, ordering)
 
 
 def refuse_derived_keys(config: Config) -> None:

@@ -1,4 +1,10 @@
-"""A run's full specification: its identity plus everything that decides its outcome."""
+"""A run's full specification: its identity plus everything that decides its outcome.
+
+The method's hyperparameters are resolved here, once: the overrides as given (``--set`` strings
+or the typed values of a config) and, for a method that freezes in an order, the run's
+ordering become the method's typed, frozen config (``methods.config``), which the trainer
+hands to the method and ``config.json`` records.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,19 @@ from typing import Any
 import methods
 from benchmark.data import DATASETS
 from benchmark.errors import UserError
-from benchmark.identity import RunId, check_name
+from benchmark.identity import NO_ORDERING, RunId, check_name
 from benchmark.models import ARCHS
 from benchmark.recipe import Recipe
-from methods.config import ConfigError
+from methods.config import ConfigError, MethodConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """Identity (recipe, dataset, arch, regime, variant, ordering, seed) and resolved settings.
+    """Identity (recipe, dataset, arch, regime, variant, ordering, seed), method and settings.
 
-    ``method_overrides`` are the variant's hyperparameters on top of the method's defaults
-    (the ordering included for methods that have one).
+    ``method_overrides``: the variant's hyperparameters on top of the method's defaults (not
+    the ordering, which is part of the identity); once built, they hold typed values, and
+    ``method_config`` is the method's whole typed config (:func:`method_config`).
     """
 
     dataset: str
@@ -30,12 +37,13 @@ class RunSpec:
     seed: int
     recipe: Recipe
     variant: str = ""
-    ordering: str = "none"
+    ordering: str = NO_ORDERING
     width: float = 1.0
-    method_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    method_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     data_root: str | None = None
     threads: int | None = None
     device: str = "auto"
+    method_config: MethodConfig = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.variant:
@@ -46,7 +54,10 @@ class RunSpec:
             raise UserError(f"width={self.width} must be > 0 (1 = the paper's widths)")
         DATASETS.get(self.dataset)
         ARCHS.get(self.arch)
-        check_method(self.method, self.method_overrides, self.regime, self.ordering)
+        config = method_config(self.method, self.method_overrides, self.regime, self.ordering)
+        typed = {key: getattr(config, key) for key in self.method_overrides}
+        object.__setattr__(self, "method_config", config)
+        object.__setattr__(self, "method_overrides", typed)
 
     @property
     def run_id(self) -> RunId:
@@ -60,16 +71,20 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         """Everything that decides the run's numbers (not where it runs or how fast)."""
         d = dataclasses.asdict(self)
-        d["recipe"] = dataclasses.asdict(self.recipe)
         for key in ("data_root", "threads", "device"):
             d.pop(key)
         return d
 
 
-def check_method(method: str, overrides: Mapping[str, Any], regime: str, ordering: str = "none") -> None:
-    """Refuse, before any data is read, an unknown method (``UnknownNameError`` listing the
-    valid ones), a regime the method does not run in, or hyperparameters its config rejects
-    (``UserError`` naming the key)."""
+def method_config(
+    method: str, overrides: Mapping[str, Any], regime: str, ordering: str = NO_ORDERING
+) -> MethodConfig:
+    """The typed config of ``method`` with ``overrides`` and, if it has orderings, ``ordering``.
+
+    Refuses, before any data is read, an unknown method (``UnknownNameError`` listing the
+    valid ones), a regime the method does not run in, an ordering it does not have (or any
+    ordering for a method without one), and hyperparameters its config rejects (``UserError``
+    naming the key)."""
     cls = methods.get_method(method)
     if regime not in cls.regimes:
         raise UserError(
@@ -77,9 +92,18 @@ def check_method(method: str, overrides: Mapping[str, Any], regime: str, orderin
             f"use regime {cls.regimes[0]}"
         )
     values = dict(overrides)
-    if cls.has_ordering and ordering != "none":
+    if "ordering" in values and cls.orderings:
+        raise UserError(
+            f"method '{method}': the ordering is part of the run's identity; give it as --ordering "
+            "(in a config: the grid's orderings), not as a hyperparameter"
+        )
+    if cls.orderings:
+        if ordering not in cls.orderings:
+            raise UserError(f"unknown ordering '{ordering}'; valid orderings: {', '.join(cls.orderings)}")
         values["ordering"] = ordering
+    elif ordering != NO_ORDERING:
+        raise UserError(f"method '{method}' has no ordering; drop --ordering {ordering}")
     try:
-        cls.config_class.from_dict(values)
+        return cls.config_class.from_dict(values)
     except ConfigError as err:
         raise UserError(f"method '{method}': {err}") from None

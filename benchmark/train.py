@@ -27,7 +27,6 @@ from benchmark.errors import UserError
 from benchmark.models import build_model
 from benchmark.progress import Progress
 from benchmark.spec import RunSpec
-from methods.config import ConfigError
 from methods.protocol import EvalMode, Method
 
 DIVERGENCE_CHECK_EVERY = 20
@@ -122,7 +121,7 @@ def train(
         for opt, own in zip(optimizers, owns, strict=True)
     ]
     method.setup(total_steps, device)
-    config = {**spec.to_dict(), "method_config": method.config.to_dict()}
+    config = spec.to_dict()
     config_hash = records.config_hash(config)
 
     s = Session(
@@ -281,13 +280,8 @@ def configure_torch(spec: RunSpec, device: torch.device) -> None:
 
 
 def make_method(spec: RunSpec) -> Method:
-    overrides = dict(spec.method_overrides)
-    if methods.get_method(spec.method).has_ordering and spec.ordering != "none":
-        overrides["ordering"] = spec.ordering
-    try:
-        return methods.build_method(spec.method, overrides, spec.regime, spec.seed)
-    except (ConfigError, ValueError) as err:
-        raise UserError(f"method '{spec.method}': {err}") from None
+    """The run's method with the config its spec resolved."""
+    return methods.get_method(spec.method)(spec.method_config, spec.regime, spec.seed)
 
 
 def build(spec: RunSpec, data: Dataset, method: Method, device: torch.device) -> tuple[nn.Module, Method]:

@@ -44,7 +44,8 @@ def test_a_run_writes_its_records(tmp_path: Path) -> None:
         "seed": 0,
     }
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["method_overrides"] == {"freeze_end": "0.8"} and len(config["config_hash"]) == 64
+    assert config["method_overrides"] == {"freeze_end": 0.8} and len(config["config_hash"]) == 64
+    assert config["method_config"]["freeze_end"] == 0.8 and config["method_config"]["ordering"] == "forward"
     metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
     assert list(metrics.columns[:7]) == [
         "epoch",
