@@ -9,11 +9,13 @@ import time
 from dataclasses import dataclass
 
 import torch
-from torch.nn import functional as F
 
 import methods
 from benchmark.models import build_model
 from benchmark.train import memory_format, resolve_device
+from methods.flips import FlipTracker
+from methods.routing import optimizers_for
+from methods.step import training_step
 
 WARMUP_STEPS = 3
 
@@ -26,6 +28,7 @@ class Contender:
     model: torch.nn.Module
     method: methods.Method
     optimizers: list[torch.optim.Optimizer]
+    flips: FlipTracker
     layout: torch.memory_format
     times: list[float]
 
@@ -46,27 +49,21 @@ def make_contender(
     model = method.convert(model, example[:2])
     layout = memory_format(model)
     model = model.to(memory_format=layout)
-    optimizers = method.configure_optimizers(
-        model, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=5e-4)
+    optimizers = optimizers_for(
+        method, model, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=5e-4)
     )
     method.setup(total_steps, device)
-    return Contender(name, model, method, optimizers, layout, [])
+    return Contender(name, model, method, optimizers, FlipTracker.observe(method), layout, [])
 
 
 def train_step(c: Contender, step: int, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> float:
-    """One full training step (hooks included); returns its wall time in seconds."""
+    """One full training step (hooks and flip statistics included, as in a run); returns its wall
+    time in seconds."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    c.method.before_forward(step)
-    loss = F.cross_entropy(c.model(x.contiguous(memory_format=c.layout)), y)
-    for opt in c.optimizers:
-        opt.zero_grad(set_to_none=True)
-    loss.backward()
-    c.method.after_backward(step)
-    for opt in c.optimizers:
-        opt.step()
-    c.method.after_step(step)
+    inputs = x.contiguous(memory_format=c.layout)
+    training_step(c.model, c.method, c.optimizers, inputs, y, step, flips=c.flips)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - start

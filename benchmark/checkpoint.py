@@ -32,7 +32,7 @@ from benchmark.atomic import replacing
 from benchmark.errors import UserError
 
 CHECKPOINT_NAME = "checkpoint.pt"
-FORMAT = 1
+FORMAT = 2  # 2: the flip statistics are kept apart from the method state
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: "try again later"; the next start resumes
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 

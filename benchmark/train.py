@@ -1,7 +1,10 @@
 """One training run, read top to bottom: load data, build and convert the model, train one
 epoch at a time, evaluate the fully binary network and the network as trained, write records.
 
-The loop calls only the method protocol's hooks (``methods.protocol``); it names no method.
+The loop calls only the method protocol's hooks (``methods.protocol``), one training step at a
+time (``methods.step``); it names no method. It keeps what every method shares: the recipe's
+optimizer over the parameters the method's own optimizers leave (``methods.routing``) and the
+sign-flip statistics of the binary weights (``methods.flips``).
 """
 
 from __future__ import annotations
@@ -11,14 +14,13 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 import methods
 from benchmark import checkpoint, records
@@ -27,7 +29,10 @@ from benchmark.errors import UserError
 from benchmark.models import build_model
 from benchmark.progress import Progress
 from benchmark.spec import RunSpec
+from methods.flips import FlipTracker, epoch_records
 from methods.protocol import EvalMode, Method
+from methods.routing import optimizers_for
+from methods.step import forward, training_step
 
 DIVERGENCE_CHECK_EVERY = 20
 
@@ -74,6 +79,7 @@ class Session:
     method: Method
     optimizers: list[torch.optim.Optimizer]
     schedulers: list[Any]
+    flips: FlipTracker
     device: torch.device
     layout: torch.memory_format
     data_gen: torch.Generator
@@ -106,19 +112,12 @@ def train(
     data = load_dataset(spec.dataset, spec.data_root)
     method = make_method(spec)
     model, method = build(spec, data, method, device)
-    built: list[torch.optim.Optimizer] = []  # the recipe's optimizers; the rest are the method's own
-
-    def build_recipe_optimizer(params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-        built.append(spec.recipe.build_optimizer(params))
-        return built[-1]
-
-    optimizers = method.configure_optimizers(model, build_recipe_optimizer)
+    optimizers = optimizers_for(method, model, spec.recipe.build_optimizer)  # the recipe's first
     steps_per_epoch = data.num_batches("train", spec.recipe.batch_size, drop_last=True)
     total_steps = spec.recipe.epochs * steps_per_epoch
-    owns = [all(opt is not recipe_opt for recipe_opt in built) for opt in optimizers]
     schedulers = [
-        lr_scheduler(opt, spec, total_steps, scheduled=spec.recipe.schedules(own=own))
-        for opt, own in zip(optimizers, owns, strict=True)
+        lr_scheduler(opt, spec, total_steps, scheduled=spec.recipe.schedules(own=i > 0))
+        for i, opt in enumerate(optimizers)
     ]
     method.setup(total_steps, device)
     config = spec.to_dict()
@@ -131,6 +130,7 @@ def train(
         method,
         optimizers,
         schedulers,
+        FlipTracker.observe(method),
         device,
         memory_format(model),
         torch.Generator().manual_seed(spec.seed),
@@ -154,6 +154,7 @@ def train(
             if run.epoch_gen_state is None:  # a new epoch (not one resumed at its first batch)
                 run.epoch_gen_state = s.data_gen.get_state()
                 method.start_epoch(run.epoch)
+                s.flips.new_epoch()
             stats = train_epoch(s, run, saver)
             if not math.isfinite(stats["train_loss"]):
                 status = "diverged"
@@ -175,10 +176,11 @@ def finish_epoch(s: Session, run: RunState, stats: dict[str, float], seconds: fl
     row["test_acc_as_trained"] = (
         evaluate(s, "as_trained", run.epoch) if s.method.as_trained_differs else row["test_acc"]
     )
-    row.update(s.method.epoch_metrics())
+    metrics, layer_rows = epoch_records(s.method, s.flips)
+    row.update(metrics)
     row["seconds"] = seconds
     run.history.append(row)
-    run.layer_rows += [{"epoch": run.epoch, **r} for r in s.method.layer_metrics()]
+    run.layer_rows += [{"epoch": run.epoch, **r} for r in layer_rows]
     write_epoch_records(out_dir, run.history, run.layer_rows)
     s.progress.epoch_done(
         run.epoch,
@@ -218,6 +220,7 @@ def snapshot(s: Session, run: RunState, config_hash: str) -> dict[str, Any]:
         "optimizers": [opt.state_dict() for opt in s.optimizers],
         "schedulers": [sched.state_dict() for sched in s.schedulers],
         "method": s.method.state_dict(),
+        "flips": s.flips.state_dict(),
         "rng": checkpoint.rng_states(s.device),
         "run": {
             **{f.name: getattr(run, f.name) for f in dataclasses.fields(run)},
@@ -235,6 +238,7 @@ def restore(s: Session, payload: dict[str, Any]) -> RunState:
     for sched, state in zip(s.schedulers, payload["schedulers"], strict=True):
         sched.load_state_dict(state)
     s.method.load_state_dict(payload["method"])
+    s.flips.load_state_dict(payload["flips"])
     checkpoint.set_rng_states(payload["rng"])
     run = RunState(**payload["run"])
     run.loss_sum, run.correct = run.loss_sum.to(s.device), run.correct.to(s.device)
@@ -312,9 +316,13 @@ def channels_last_is_safe(model: nn.Module) -> bool:
     )
 
 
-def to_device(x: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:
-    """An input batch on ``device`` in the model's memory layout."""
-    return x.to(device, non_blocking=True).contiguous(memory_format=layout)
+def to_device(inputs: Any, device: torch.device, layout: torch.memory_format) -> Any:
+    """An input batch on ``device``: a tensor (images in the model's memory layout) or a mapping
+    of tensors (token ids and attention mask, say)."""
+    if isinstance(inputs, Mapping):
+        return {key: to_device(value, device, layout) for key, value in inputs.items()}
+    moved = inputs.to(device, non_blocking=True)
+    return moved.contiguous(memory_format=layout) if moved.dim() == 4 else moved
 
 
 def lr_scheduler(
@@ -340,21 +348,12 @@ def train_epoch(s: Session, run: RunState, saver: Saver) -> dict[str, float]:
         drop_last=True,
         start_batch=run.batch,
     )
-    for x, y in batches:
+    for inputs, y in batches:
         saver.at_step_boundary(run.step, stepped=False)
-        x, y = to_device(x, s.device, s.layout), y.to(s.device, non_blocking=True)
-        s.method.before_forward(run.step)
-        logits = s.model(x)
-        loss = F.cross_entropy(logits, y)
-        for opt in s.optimizers:
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        s.method.after_backward(run.step)
-        for opt in s.optimizers:
-            opt.step()
-        s.method.after_step(run.step)
-        for sched in s.schedulers:
-            sched.step()
+        inputs, y = to_device(inputs, s.device, s.layout), y.to(s.device, non_blocking=True)
+        loss, logits = training_step(
+            s.model, s.method, s.optimizers, inputs, y, run.step, flips=s.flips, schedulers=s.schedulers
+        )
         run.loss_sum += loss.detach() * len(y)
         run.correct += (logits.detach().argmax(1) == y).sum()
         run.seen += len(y)
@@ -373,8 +372,8 @@ def evaluate(s: Session, mode: EvalMode, epoch: int) -> float:
     s.model.eval()
     correct, seen = 0, 0
     with s.method.evaluating(mode, epoch):
-        for x, y in s.data.batches("test", max(s.spec.recipe.batch_size, 256)):
-            logits = s.model(to_device(x, s.device, s.layout))
+        for inputs, y in s.data.batches("test", max(s.spec.recipe.batch_size, 256)):
+            logits = forward(s.model, to_device(inputs, s.device, s.layout))
             correct += int((logits.argmax(1) == y.to(s.device)).sum())
             seen += len(y)
     s.model.train()

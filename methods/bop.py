@@ -27,9 +27,10 @@ Adam keeps its lr, as in the reference code; under a recipe with scope ``all`` (
 recipe of the peers table) it scales both alike.
 
 Every other parameter (first and last layer, BatchNorm, biases) is updated in the same step by
-the recipe's optimizer. :func:`methods.routing.route_parameters` gives each parameter to
-exactly one of the two and stops the run, naming the parameter, if one is claimed twice or by
-neither. Binary weights get no weight decay, momentum or clipping: they stay exactly
+the recipe's optimizer (``methods.routing.optimizers_for``). :meth:`Bop.own_optimizers` checks
+that each parameter is exactly one of the two, a binary weight of this method or a full-precision
+one, and stops the run, naming the parameter, if one is claimed twice or by neither. Binary
+weights get no weight decay, momentum or clipping: they stay exactly
 :math:`\pm 1` at all times.
 
 Quantizers: the weight quantizer is the clipped straight-through sign
@@ -65,7 +66,7 @@ from methods.catalog import register_method
 from methods.config import ConfigError, MethodConfig, hp
 from methods.layers import QuantizedMixin
 from methods.primitives import sign
-from methods.protocol import Method, OptimizerFactory
+from methods.protocol import Method
 from methods.quantizers import SteSign
 from methods.routing import route_parameters
 
@@ -122,23 +123,18 @@ class Bop(Method):
                 w.copy_(sign(w))
         return model
 
-    def configure_optimizers(self, model: nn.Module, build: OptimizerFactory) -> list[torch.optim.Optimizer]:
-        """The recipe's optimizer over the full-precision parameters, then Bop over the binary
-        weights; the recipe's comes first so the ``lr`` column of ``metrics.csv`` is its lr."""
-        claims = {
-            "bop": unique(self.binary_weights()),
-            "recipe": full_precision_parameters(model),
-        }
+    def own_optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
+        """Bop over the binary weights (the recipe's optimizer gets the rest). Every parameter must
+        be either a binary weight of this method or a full-precision one: a binary weight that a
+        float layer also uses, or a binary layer this method did not make, stops the run."""
+        claims = {"bop": unique(self.binary_weights()), "recipe": full_precision_parameters(model)}
         routed = route_parameters(model, claims, rest=None)
         self.bop = BopOptimizer(routed["bop"], gamma=self.config.gamma, threshold=self.config.threshold)
-        return [build(routed["recipe"]), self.bop]
+        return [self.bop]
 
     def epoch_metrics(self) -> dict[str, Any]:
-        """The current (scheduled) gamma, then the flip statistics."""
-        metrics: dict[str, Any] = {}
-        if self.bop is not None:
-            metrics["gamma"] = float(self.bop.param_groups[0]["lr"])
-        return {**metrics, **super().epoch_metrics()}
+        """The current (scheduled) gamma."""
+        return {"gamma": float(self.bop.param_groups[0]["lr"])} if self.bop is not None else {}
 
 
 def full_precision_parameters(model: nn.Module) -> list[nn.Parameter]:

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from methods.layers import BINARY_LAYER_TYPES
 
-QuantizerFactory = Callable[[str, nn.Module], tuple[nn.Module | None, nn.Module | None]]
+LayerFactory = Callable[[str, nn.Module], nn.Module]
 
 
 def execution_order(
@@ -56,13 +56,15 @@ def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
-def swap_layers(model: nn.Module, names: list[str], factory: QuantizerFactory) -> None:
-    """Swap each named float layer for its binary twin with the quantizers from ``factory``."""
+def binary_layer(module: nn.Module, weight_q: nn.Module | None, input_q: nn.Module | None) -> nn.Module:
+    """The binary twin of a float Conv2d/Linear (``methods.layers``) with the given quantizers."""
+    return BINARY_LAYER_TYPES[type(module)].from_float(module, weight_q, input_q)  # type: ignore[attr-defined]
+
+
+def swap_layers(model: nn.Module, names: list[str], make: LayerFactory) -> None:
+    """Replace each named float layer by ``make(name, layer)``."""
     for name in names:
-        module = model.get_submodule(name)
-        weight_q, input_q = factory(name, module)
-        binary_cls = BINARY_LAYER_TYPES[type(module)]
-        replace_module(model, name, binary_cls.from_float(module, weight_q, input_q))  # type: ignore[attr-defined]
+        replace_module(model, name, make(name, model.get_submodule(name)))
 
 
 def replace_activations(model: nn.Module, old: type[nn.Module], make: Callable[[], nn.Module]) -> int:

@@ -17,14 +17,22 @@ epoch, in percent of the tensor's entries:
 
 The per-step update is a handful of fused ``torch._foreach_*`` calls over all tensors and
 never synchronizes with the device.
+
+The trainer keeps one tracker per run over the method's :meth:`~methods.protocol.Method.binary_weights`
+(:meth:`FlipTracker.observe`) and updates it after each step, so that every method gets these
+statistics whatever its hooks do; :func:`epoch_records` appends them to the method's own metrics.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from methods.protocol import Method
 
 
 def signs_of(tensors: list[Tensor]) -> list[Tensor]:
@@ -36,10 +44,12 @@ def signs_of(tensors: list[Tensor]) -> list[Tensor]:
 
 
 class FlipTracker:
-    """Counts sign flips of ``tensors`` (updated in place by the optimizer) step by step."""
+    """Counts sign flips of ``tensors`` (updated in place by the optimizer) step by step;
+    ``layers`` gives each tensor's (execution index, name) for the per-layer rows."""
 
-    def __init__(self, tensors: list[Tensor]) -> None:
+    def __init__(self, tensors: list[Tensor], layers: Sequence[tuple[int, str]] = ()) -> None:
         self.tensors = tensors
+        self.layers = list(layers)
         with torch.no_grad():
             self.prev = signs_of([t.detach() for t in tensors]) if tensors else []
         self.never = [torch.ones_like(t) for t in self.prev]
@@ -62,15 +72,25 @@ class FlipTracker:
         self.prev = signs
         self.steps += 1
 
-    def layer_rows(self) -> list[dict[str, float]]:
-        """``never_flipped`` and ``flip_ratio`` (percent) per tensor, for this epoch."""
+    @classmethod
+    def observe(cls, method: Method) -> FlipTracker:
+        """A tracker of ``method``'s binary weights, labelled by their layers."""
+        return cls(method.binary_weights(), method.weight_layers())
+
+    def layer_rows(self) -> list[dict[str, Any]]:
+        """``order``, ``name``, ``never_flipped`` and ``flip_ratio`` (percent) per tensor, for this
+        epoch; none when the tensors are not one per labelled layer."""
+        if len(self.layers) != len(self.never):
+            return []
         steps = max(self.steps, 1)
         return [
             {
+                "order": order,
+                "name": name,
                 "never_flipped": 100.0 * float(never.sum()) / never.numel(),
                 "flip_ratio": 100.0 * float(flips) / (never.numel() * steps),
             }
-            for never, flips in zip(self.never, self.flips, strict=True)
+            for (order, name), never, flips in zip(self.layers, self.never, self.flips, strict=True)
         ]
 
     def summary(self) -> dict[str, float]:
@@ -98,3 +118,22 @@ class FlipTracker:
             for mine, saved in zip(getattr(self, name), state[name], strict=True):
                 mine.copy_(saved)
         self.steps = int(state["steps"])
+
+
+def attach(rows: list[dict[str, Any]], flips: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A method's per-layer rows, each followed by the flip statistics of the layer with the same
+    ``order``; the flip rows alone when the method has no rows of its own."""
+    if not rows:
+        return flips
+    by_order = {r["order"]: r for r in flips}
+    extra = [
+        {k: v for k, v in by_order.get(r["order"], {}).items() if k not in ("order", "name")} for r in rows
+    ]
+    return [{**row, **more} for row, more in zip(rows, extra, strict=True)]
+
+
+def epoch_records(method: Method, flips: FlipTracker) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """The method's metrics and per-layer rows for one epoch, each followed by the flip statistics:
+    a row of ``metrics.csv`` and the epoch's rows of ``layers.csv``."""
+    metrics = {**method.epoch_metrics(), **flips.summary()}
+    return metrics, attach(method.layer_metrics(), flips.layer_rows())

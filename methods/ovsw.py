@@ -343,7 +343,6 @@ class Ovsw(Method):
 
     # -- training hooks -------------------------------------------------------------------
     def setup(self, total_steps: int, device: torch.device) -> None:
-        super().setup(total_steps, device)
         weights = [w.detach() for w in self.binary_weights()]
         if self.config.sad and weights:
             self.scores = [torch.zeros_like(w) for w in weights]
@@ -352,7 +351,6 @@ class Ovsw(Method):
         self.probe_silent = [torch.full((), math.nan, device=w.device) for w in weights]
 
     def start_epoch(self, epoch: int) -> None:
-        super().start_epoch(epoch)
         self.probe_pending = True
 
     @torch.no_grad()
@@ -390,30 +388,26 @@ class Ovsw(Method):
 
     # -- metrics --------------------------------------------------------------------------
     def layer_metrics(self) -> list[dict[str, Any]]:
-        """``ags_ratio`` and ``silent`` (percent) per binary layer, then the flip statistics."""
-        rows = []
-        for row, ratio, silent in zip(
-            super().layer_metrics(), self.probe_ratio, self.probe_silent, strict=False
-        ):
-            own = {"ags_ratio": float(ratio), "silent": 100.0 * float(silent)}
-            rows.append({"order": row.pop("order"), "name": row.pop("name"), **own, **row})
-        return rows
+        """``ags_ratio`` and ``silent`` (percent) per binary layer."""
+        probes = zip(self.weight_layers(), self.probe_ratio, self.probe_silent, strict=False)
+        return [
+            {"order": order, "name": name, "ags_ratio": float(ratio), "silent": 100.0 * float(silent)}
+            for (order, name), ratio, silent in probes
+        ]
 
     def epoch_metrics(self) -> dict[str, float]:
-        """Mean ``ags_ratio`` over layers, size-weighted ``silent`` percent, then the flip statistics."""
-        metrics = super().epoch_metrics()
+        """Mean ``ags_ratio`` over layers, size-weighted ``silent`` percent."""
         if not self.probe_ratio:
-            return metrics
+            return {}
         sizes = [w.numel() for w in self.binary_weights()]
         ratio = torch.stack(self.probe_ratio).mean()
         silent = sum(s * n for s, n in zip(self.probe_silent, sizes, strict=True)) / sum(sizes)
-        return {"ags_ratio": float(ratio), "silent": 100.0 * float(silent), **metrics}
+        return {"ags_ratio": float(ratio), "silent": 100.0 * float(silent)}
 
     # -- checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """SAD's EMA and previous signs, and this epoch's probes (as plain tensors)."""
         return {
-            **super().state_dict(),
             "sad_scores": [t.clone() for t in self.scores],
             "sad_prev": [t.clone() for t in self.prev],
             "probe_ratio": [t.clone() for t in self.probe_ratio],
@@ -422,7 +416,6 @@ class Ovsw(Method):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
         pairs = (("sad_scores", self.scores), ("sad_prev", self.prev))
         pairs += (("probe_ratio", self.probe_ratio), ("probe_silent", self.probe_silent))
         for key, mine in pairs:

@@ -63,8 +63,9 @@ bases are the residual binary expansion of the float weight (``basis_init``), th
 least-squares fit (``scale_init``), the shifts the thresholds of a uniform quantizer
 (``shift_range``); see ``methods.multibit``.
 
-Optimizers: ``configure_optimizers`` returns ``[recipe(rest), Bop(bases), AMSGrad(scales)]``
-(the recipe's first, so ``metrics.csv``'s ``lr`` is the recipe's, as for ``bop``); the trainer's
+Optimizers: ``own_optimizers`` returns ``[Bop(bases), AMSGrad(scales)]`` and the recipe's
+optimizer takes the rest (``methods.routing.optimizers_for``; it comes first, so
+``metrics.csv``'s ``lr`` is the recipe's, as for ``bop``); the trainer's
 lr schedule scales Bop's :math:`\gamma` and AMSGrad's step size alike, and the recipe's
 optimizer too unless the recipe's ``schedule_scope`` is ``method`` (Bop's CIFAR recipe, which the
 PaBT configs adopt). The seed's final rows of
@@ -90,7 +91,6 @@ from torch import Tensor, nn
 from methods.bop_optimizer import BopOptimizer
 from methods.catalog import register_method
 from methods.config import ConfigError, MethodConfig, hp
-from methods.convert import binarizable_layers, replace_activations, replace_module
 from methods.multibit import (
     BASIS_INITS,
     MultiBitMixin,
@@ -98,9 +98,8 @@ from methods.multibit import (
     activation_shifts,
     make_multibit,
 )
-from methods.protocol import EvalMode, Method, OptimizerFactory
+from methods.protocol import EvalMode, Method
 from methods.quantizers import SteSign
-from methods.routing import route_parameters
 
 PAPER = "Frickenstein et al., CVPRW 2024 (PaBT, seed 004)"
 BOP = "Helwegen et al., NeurIPS 2019 (Bop, seed 003), Sec. 5.2"
@@ -282,44 +281,27 @@ class Pabt(Method):
     def input_quantizer(self, name: str, module: nn.Module) -> nn.Module:
         return ShiftedSign(activation_shifts(self.act_bases, self.config.shift_range))
 
-    def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
-        """Swap each binarizable layer for its multi-bit twin (bases expanded from its weight)."""
-        names = binarizable_layers(model, example)
+    def make_layer(self, name: str, module: nn.Module) -> nn.Module:
+        """The multi-bit twin of a binarizable layer (bases expanded from its weight)."""
         c = self.config
-        for name in names:
-            module = model.get_submodule(name)
-            weight_q, input_q = self._make_quantizers(name, module)
-            layer = make_multibit(
-                module,
-                c.weight_bases,
-                self.act_bases,
-                c.basis_init,
-                c.scale_init,
-                weight_q,
-                input_q,  # type: ignore[arg-type]
-            )
-            replace_module(model, name, layer)
-        if self.regime == "bnn":
-            replace_activations(model, nn.ReLU, nn.Identity)
-        self.layer_names = names
-        self.layers = [model.get_submodule(n) for n in names]  # type: ignore[misc]
-        return model
+        input_q = self.input_quantizer(name, module) if self.regime == "bnn" else None
+        weight_q = self.weight_quantizer(name, module)
+        return make_multibit(
+            module, c.weight_bases, self.act_bases, c.basis_init, c.scale_init, weight_q, input_q
+        )
 
     # -- optimisation -------------------------------------------------------------------
-    def configure_optimizers(self, model: nn.Module, build: OptimizerFactory) -> list[torch.optim.Optimizer]:
-        """The recipe's optimizer for the rest, Bop for the weight bases, AMSGrad for the scales;
-        the recipe's comes first so the ``lr`` column of ``metrics.csv`` is its lr (as in Bop)."""
-        claims = {
-            "bop": [layer.weight for layer in self.layers],
-            "scales": [layer.scale for layer in self.layers],
-        }
-        routed = route_parameters(model, claims, rest="recipe")
-        self.bop = BopOptimizer(routed["bop"], gamma=self.config.gamma, threshold=self.config.threshold)
-        self.amsgrad = torch.optim.Adam(routed["scales"], lr=self.config.scale_lr, amsgrad=True)
-        return [build(routed["recipe"]), self.bop, self.amsgrad]
+    def own_optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
+        """Bop for the weight bases, AMSGrad for the scales (the recipe's optimizer gets the rest)."""
+        self.bop = BopOptimizer(
+            [layer.weight for layer in self.layers], gamma=self.config.gamma, threshold=self.config.threshold
+        )
+        self.amsgrad = torch.optim.Adam(
+            [layer.scale for layer in self.layers], lr=self.config.scale_lr, amsgrad=True
+        )
+        return [self.bop, self.amsgrad]
 
     def setup(self, total_steps: int, device: torch.device) -> None:
-        super().setup(total_steps, device)
         self.window = prune_window(total_steps, self.config.prune_start, self.config.prune_end)
 
     @property
@@ -335,7 +317,6 @@ class Pabt(Method):
         due = pruned_target(step, self.window, self.total_prunes) - self.pruned
         if due > 0:
             self.prune(due)
-        super().after_step(step)
 
     def prune(self, count: int) -> list[tuple[int, int, int]]:
         """Prune ``count`` operations by the criterion; returns (layer, m, n) of each."""
@@ -399,7 +380,6 @@ class Pabt(Method):
     # -- metrics ------------------------------------------------------------------------
     def layer_metrics(self) -> list[dict[str, Any]]:
         """Per layer: operations left and the effective bit-widths (bases still in use)."""
-        flips = {r["order"]: r for r in super().layer_metrics()}
         return [
             {
                 "order": i,
@@ -407,7 +387,6 @@ class Pabt(Method):
                 "ops_left": len(layer.alive),
                 "weight_bits": layer.weight_bits,
                 "act_bits": len(layer.active_acts),
-                **{k: v for k, v in flips.get(i, {}).items() if k not in ("order", "name")},
             }
             for i, (name, layer) in enumerate(zip(self.layer_names, self.layers, strict=True))
         ]
@@ -417,16 +396,14 @@ class Pabt(Method):
         return {
             "ops_left": sum(left) / max(len(left), 1),
             "ops_total_left": float(sum(left)),
-            **super().epoch_metrics(),
         }
 
     # -- checkpoints --------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The random criterion's generator; the masks are model buffers."""
-        return {**super().state_dict(), "generator": self.generator.get_state(), "pruned": self.pruned}
+        return {"generator": self.generator.get_state(), "pruned": self.pruned}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
         self.generator.set_state(state["generator"])
         if int(state["pruned"]) != self.pruned:
             raise ValueError(

@@ -2,46 +2,44 @@
 
 The loop calls, in this order::
 
-    model = method.convert(model, example)             # swap binarizable layers
-    optimizers = method.configure_optimizers(model, build)
+    model = method.convert(model, example)             # swap binarizable layers (make_layer)
+    optimizers = optimizers_for(method, model, recipe) # methods.routing: recipe's + own_optimizers
     method.setup(total_steps, device)
     for each epoch:
       method.start_epoch(epoch)
-      for each step:
-        method.before_forward(step)                    # schedules, masks
+      for each step: training_step(...)                # methods.step:
+        method.before_forward(step)                    #   schedules, masks
         loss.backward()
-        method.after_backward(step)                    # gradient rewriting
+        method.after_backward(step)                    #   gradient rewriting
         optimizer.step()
-        method.after_step(step)                        # clipping, pruning, flip counts
+        method.after_step(step)                        #   clipping, pruning
     with method.evaluating("binary", epoch): ...      # the fully binary network
     with method.evaluating("as_trained", epoch): ...  # current masks, seeded draws
     method.epoch_metrics(), method.layer_metrics()
     method.state_dict() / load_state_dict()            # checkpoints
 
-A method never imports ``benchmark``; models know nothing about binarization.
-
-The base class counts sign flips of :meth:`Method.binary_weights` (``methods.flips``) for
-every method: a subclass that overrides ``setup``, ``start_epoch``, ``after_step``, the
-metrics or the state calls ``super()`` and merges what it returns.
+A method never imports ``benchmark``; models know nothing about binarization. What every
+method shares is kept outside it, so that an override never has to call ``super()`` for it:
+the sign-flip statistics of :meth:`Method.binary_weights` are observed by the trainer
+(``methods.flips``), and the parameters no own optimizer claims go to the recipe's optimizer
+(``methods.routing``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
 from methods.config import MethodConfig
-from methods.convert import binarizable_layers, replace_activations, swap_layers
-from methods.flips import FlipTracker
+from methods.convert import binarizable_layers, binary_layer, replace_activations, swap_layers
 from methods.layers import QuantizedMixin
 
 Regime = Literal["bnn", "bwn", "fp"]
 EvalMode = Literal["binary", "as_trained"]
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
 class Method:
@@ -76,7 +74,6 @@ class Method:
         self.seed = seed
         self.layer_names: list[str] = []
         self.layers: list[QuantizedMixin] = []
-        self.flips = FlipTracker([])
 
     # -- conversion ---------------------------------------------------------------------
     def weight_quantizer(self, name: str, module: nn.Module) -> nn.Module | None:
@@ -87,35 +84,36 @@ class Method:
         """The quantizer for layer ``name``'s input (None: full precision)."""
         return None
 
+    def make_layer(self, name: str, module: nn.Module) -> nn.Module:
+        """The binary layer that replaces the float layer ``name``: by default its binary twin
+        (``methods.layers``) fed by this method's quantizers (the input's in ``bnn`` only)."""
+        input_q = self.input_quantizer(name, module) if self.regime == "bnn" else None
+        return binary_layer(module, self.weight_quantizer(name, module), input_q)
+
     def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
         """Swap every binarizable layer (all Conv2d/Linear but the first and the last, in
-        execution order) for a binary layer. In the ``bnn`` regime ReLUs become identities:
-        the binary layers' input quantizers bound the activations, and a ReLU before a sign
-        would make every binary activation +1."""
+        execution order) for :meth:`make_layer`'s. In the ``bnn`` regime ReLUs become
+        identities: the binary layers' input quantizers bound the activations, and a ReLU
+        before a sign would make every binary activation +1."""
         names = binarizable_layers(model, example)
-        swap_layers(model, names, self._make_quantizers)
+        swap_layers(model, names, self.make_layer)
         if self.regime == "bnn":
             replace_activations(model, nn.ReLU, nn.Identity)
         self.layer_names = names
         self.layers = [model.get_submodule(n) for n in names]  # type: ignore[misc]
         return model
 
-    def _make_quantizers(self, name: str, module: nn.Module) -> tuple[nn.Module | None, nn.Module | None]:
-        input_q = self.input_quantizer(name, module) if self.regime == "bnn" else None
-        return self.weight_quantizer(name, module), input_q
-
     # -- optimisation -------------------------------------------------------------------
-    def configure_optimizers(self, model: nn.Module, build: OptimizerFactory) -> list[torch.optim.Optimizer]:
-        """By default the recipe's optimizer over every parameter."""
-        return [build(model.parameters())]
+    def own_optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
+        """The optimizers this method brings for the parameters it claims (Bop's for binary
+        weights); every other parameter goes to the recipe's optimizer. By default none."""
+        return []
 
     def setup(self, total_steps: int, device: torch.device) -> None:
         """Called once before training with the run's total number of optimizer steps."""
-        self.flips = FlipTracker(self.binary_weights())
 
     def start_epoch(self, epoch: int) -> None:
         """Called before the first step of each epoch (1-based)."""
-        self.flips.new_epoch()
 
     def before_forward(self, step: int) -> None:
         """Called before each training forward pass (0-based global step)."""
@@ -124,8 +122,7 @@ class Method:
         """Called after ``backward`` and before the optimizer step."""
 
     def after_step(self, step: int) -> None:
-        """Called after the optimizer step; counts sign flips (subclasses call super last)."""
-        self.flips.update()
+        """Called after the optimizer step."""
 
     # -- evaluation and metrics ---------------------------------------------------------
     @property
@@ -139,35 +136,28 @@ class Method:
         yield
 
     def epoch_metrics(self) -> dict[str, float]:
-        """Method metrics for this epoch's row of ``metrics.csv``: by default the share of
-        binary weights that never flipped and the flip ratio (``methods.flips``)."""
-        return self.flips.summary()
+        """Method metrics for this epoch's row of ``metrics.csv`` (the flip statistics follow)."""
+        return {}
 
     def layer_metrics(self) -> list[dict[str, Any]]:
-        """One dict per binary layer for ``layers.csv`` (order, name, flip statistics, ...).
-
-        By default one row per tensor of :meth:`binary_weights`, which is one per binary layer
-        unless a subclass says otherwise."""
-        tracked = [
-            (i, n)
-            for i, (n, layer) in enumerate(zip(self.layer_names, self.layers, strict=True))
-            if layer.binarizes_weight
-        ]
-        rows = self.flips.layer_rows()
-        if len(rows) != len(tracked):
-            return []
-        return [{"order": i, "name": n, **r} for (i, n), r in zip(tracked, rows, strict=True)]
+        """One dict per binary layer for ``layers.csv``, each with ``order`` (execution index)
+        and ``name``; the flip statistics of the layer are appended to it. None by default."""
+        return []
 
     # -- checkpoints --------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Method state that is not already in the model's or optimizers' state dicts."""
-        return {"flips": self.flips.state_dict()}
+        return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
-        self.flips.load_state_dict(state["flips"])
 
     # -- helpers ------------------------------------------------------------------------
     def binary_weights(self) -> list[Tensor]:
         """Latent weights of the binary layers that binarize their weight."""
         return [layer.weight for layer in self.layers if layer.binarizes_weight]
+
+    def weight_layers(self) -> list[tuple[int, str]]:
+        """(execution index, name) of each layer of :meth:`binary_weights`, in the same order."""
+        pairs = zip(self.layer_names, self.layers, strict=True)
+        return [(i, name) for i, (name, layer) in enumerate(pairs) if layer.binarizes_weight]

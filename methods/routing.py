@@ -1,14 +1,23 @@
 """Routing parameters to optimizers: every parameter to exactly one (DESIGN 3, "build the
-optimizer(s)"). Bop and PaBT give binary weights to their own optimizer and the rest to the
-recipe's; a parameter claimed twice, or by nobody, is a bug that would silently freeze or
-double-update it, so it stops the run before training.
+optimizer(s)"). A method declares the optimizers it owns (Bop's for binary weights, PaBT's for
+bases and scales; :meth:`~methods.protocol.Method.own_optimizers`) and every other parameter
+goes to the recipe's optimizer (:func:`optimizers_for`), so which optimizers the recipe's
+schedule scales is explicit. A parameter claimed twice, or by nobody, is a bug that would
+silently freeze or double-update it, so it stops the run before training.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from methods.protocol import Method
+
+OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
 
 
 class RoutingError(ValueError):
@@ -47,3 +56,17 @@ def route_parameters(
     else:
         routed[rest] = unclaimed
     return routed
+
+
+def optimizers_for(method: Method, model: nn.Module, build: OptimizerFactory) -> list[torch.optim.Optimizer]:
+    """``[the recipe's optimizer, *the method's own]``: ``build`` gets every parameter of ``model``
+    that no optimizer of ``method.own_optimizers(model)`` claims, in the model's order (the
+    recipe's comes first, so ``metrics.csv``'s ``lr`` is its lr)."""
+    own = method.own_optimizers(model)
+    claims = {f"{type(opt).__name__} #{i}": owned(opt) for i, opt in enumerate(own)}
+    return [build(route_parameters(model, claims, rest="recipe")["recipe"]), *own]
+
+
+def owned(optimizer: torch.optim.Optimizer) -> list[nn.Parameter]:
+    """The parameters of every group of ``optimizer``."""
+    return [p for group in optimizer.param_groups for p in group["params"]]

@@ -55,7 +55,6 @@ class Ste(Method):
     def after_step(self, step: int) -> None:
         if self.config.clip_latent:  # type: ignore[attr-defined]
             clip_latent_(self.binary_weights())
-        super().after_step(step)
 
 
 def clip_latent_(weights: list[Tensor]) -> None:

@@ -156,7 +156,6 @@ class Stompp(Method):
 
     # -- training hooks -----------------------------------------------------------------
     def setup(self, total_steps: int, device: torch.device) -> None:
-        super().setup(total_steps, device)
         self.total_steps = total_steps
         self.positions = slot_positions(len(self.layers), self.config.ordering, self.seed)
         self.generator = torch.Generator(device=device).manual_seed(_mix(self.seed, 0x5707))
@@ -191,7 +190,6 @@ class Stompp(Method):
     def after_step(self, step: int) -> None:
         if self.config.clip_latent:
             clip_latent_(self.binary_weights())
-        super().after_step(step)
 
     # -- evaluation ---------------------------------------------------------------------
     @property
@@ -219,7 +217,7 @@ class Stompp(Method):
 
     # -- metrics ------------------------------------------------------------------------
     def layer_metrics(self) -> list[dict[str, Any]]:
-        flips = {r["order"]: r for r in super().layer_metrics()}
+        """Per binary layer: the target fraction and the frozen shares of weights and inputs."""
         rows = []
         for i, (name, layer, wq, aq) in enumerate(
             zip(self.layer_names, self.layers, self.weight_masks, self.act_masks, strict=True)
@@ -231,7 +229,6 @@ class Stompp(Method):
                     "target": self.fractions[i],
                     "weight_frozen": wq.realised_fraction(layer.weight) if wq is not None else float("nan"),
                     "act_frozen": aq.fraction if aq is not None else float("nan"),
-                    **{k: v for k, v in flips.get(i, {}).items() if k not in ("order", "name")},
                 }
             )
         return rows
@@ -239,7 +236,6 @@ class Stompp(Method):
     def epoch_metrics(self) -> dict[str, float]:
         """Weight-frozen share over all binary weights (size-weighted), mean activation rate."""
         rows = self.layer_metrics()
-        flips = super().epoch_metrics()
         sizes = [layer.weight.numel() for layer in self.layers]
         weighted = [
             (r["weight_frozen"], n)
@@ -252,20 +248,17 @@ class Stompp(Method):
             if weighted
             else math.nan,
             "act_frozen": sum(acts) / len(acts) if acts else math.nan,
-            **flips,
         }
 
     # -- checkpoints --------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The mask generator and which weight masks were drawn (priorities are model buffers)."""
         return {
-            **super().state_dict(),
             "generator": self.generator.get_state() if self.generator is not None else None,
             "drawn": [q.drawn if q is not None else False for q in self.weight_masks],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
         if state.get("generator") is not None and self.generator is not None:
             self.generator.set_state(state["generator"])
         for q, drawn in zip(self.weight_masks, state.get("drawn", []), strict=False):

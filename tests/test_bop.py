@@ -13,8 +13,9 @@ from benchmark.recipe import Recipe
 from benchmark.spec import RunSpec
 from benchmark.train import lr_scheduler, train
 from methods.bop_optimizer import BopOptimizer
+from methods.flips import FlipTracker, epoch_records
 from methods.quantizers import SteSign
-from methods.routing import RoutingError, route_parameters
+from methods.routing import RoutingError, optimizers_for, route_parameters
 from tests.tiny import batch, protocol_steps, tiny_net
 
 
@@ -164,21 +165,22 @@ def test_layer_sees_exactly_w_and_the_gradient_reaches_w_unchanged() -> None:
 
 def test_binary_weights_stay_exactly_plus_minus_one_and_flip() -> None:
     model, method = make(gamma=0.05, threshold=1e-6)
-    opts = method.configure_optimizers(model, adam)
+    opts = optimizers_for(method, model, adam)
     method.setup(40, torch.device("cpu"))
+    flips = FlipTracker.observe(method)
     initial = [w.detach().clone() for w in method.binary_weights()]
-    protocol_steps(model, method, opts, range(40))
+    protocol_steps(model, method, opts, range(40), flips=flips)
     for w, w0 in zip(method.binary_weights(), initial, strict=True):
         assert w.abs().eq(1.0).all()
         assert not torch.equal(w, w0)  # Bop did flip some entries
-    metrics = method.epoch_metrics()
+    metrics, _ = epoch_records(method, flips)
     assert metrics["flip_ratio"] > 0.0 and metrics["never_flipped"] < 100.0
     assert metrics["gamma"] == 0.05
 
 
 def test_other_parameters_take_an_adam_step_in_the_same_step() -> None:
     model, method = make()
-    opts = method.configure_optimizers(model, adam)
+    opts = optimizers_for(method, model, adam)
     method.setup(1, torch.device("cpu"))
     binary = {id(w) for w in method.binary_weights()}
     fp = [p for p in model.parameters() if id(p) not in binary]
@@ -218,7 +220,7 @@ def test_bop_refuses_a_binary_weight_also_used_by_a_float_layer() -> None:
     tied.weight = method.layers[0].weight  # the same tensor, now also a float layer's weight
     model.append(tied)
     with pytest.raises(RoutingError, match=r"'3\.weight' is claimed by both 'bop' and 'recipe'"):
-        method.configure_optimizers(model, adam)
+        optimizers_for(method, model, adam)
 
 
 def test_bop_refuses_binary_weights_it_does_not_own() -> None:
@@ -226,7 +228,7 @@ def test_bop_refuses_binary_weights_it_does_not_own() -> None:
     model = ste.convert(tiny_net(), batch()[0][:2])  # binary layers Bop does not know
     bop = methods.build_method("bop", {}, "bnn", 0)
     with pytest.raises(RoutingError, match=r"claimed by no optimizer: 3\.weight, 6\.weight"):
-        bop.configure_optimizers(model, adam)
+        optimizers_for(bop, model, adam)
 
 
 # -- the gamma schedule ---------------------------------------------------------------------------
@@ -234,7 +236,7 @@ def test_step_schedule_multiplies_gamma_by_a_tenth_at_the_right_epoch() -> None:
     recipe = Recipe(optimizer="adam", lr=0.01, schedule="step", step_every=2, step_factor=0.1, epochs=5)
     spec = RunSpec(dataset="synthetic", arch="resnet18", method="bop", regime="bnn", seed=0, recipe=recipe)
     model, method = make()
-    opts = method.configure_optimizers(model, recipe.build_optimizer)
+    opts = optimizers_for(method, model, recipe.build_optimizer)
     steps_per_epoch, total = 3, 15
     scheds = [lr_scheduler(opt, spec, total) for opt in opts]
     method.setup(total, torch.device("cpu"))
@@ -305,23 +307,23 @@ def test_schedule_scope_is_validated() -> None:
 
 
 # -- checkpoints ------------------------------------------------------------------------------------
-def fresh() -> tuple[nn.Module, methods.Method, list, list]:
+def fresh() -> tuple[nn.Module, methods.Method, list, list, FlipTracker]:
     model, method = make(gamma=0.05, threshold=1e-6)
-    opts = method.configure_optimizers(model, adam)
+    opts = optimizers_for(method, model, adam)
     recipe = Recipe(optimizer="adam", lr=0.01, schedule="step", step_every=1, epochs=4)
     spec = RunSpec(dataset="synthetic", arch="resnet18", method="bop", regime="bnn", seed=0, recipe=recipe)
     scheds = [lr_scheduler(opt, spec, 8) for opt in opts]
     method.setup(8, torch.device("cpu"))
-    return model, method, opts, scheds
+    return model, method, opts, scheds, FlipTracker.observe(method)
 
 
 def test_checkpoint_resumes_bit_for_bit() -> None:
     k, n = 5, 3
-    model, method, opts, scheds = fresh()
-    protocol_steps(model, method, opts, range(k + n), scheds)
+    model, method, opts, scheds, flips = fresh()
+    protocol_steps(model, method, opts, range(k + n), scheds, flips)
 
-    model_a, method_a, opts_a, scheds_a = fresh()
-    protocol_steps(model_a, method_a, opts_a, range(k), scheds_a)
+    model_a, method_a, opts_a, scheds_a, flips_a = fresh()
+    protocol_steps(model_a, method_a, opts_a, range(k), scheds_a, flips_a)
     buffer = io.BytesIO()
     torch.save(
         {
@@ -329,13 +331,14 @@ def test_checkpoint_resumes_bit_for_bit() -> None:
             "optimizers": [o.state_dict() for o in opts_a],
             "schedulers": [s.state_dict() for s in scheds_a],
             "method": method_a.state_dict(),
+            "flips": flips_a.state_dict(),
         },
         buffer,
     )
     saved_m = [opts_a[1].state[w]["m"].clone() for w in method_a.binary_weights()]
     buffer.seek(0)
     state = torch.load(buffer, weights_only=True)
-    model_b, method_b, opts_b, scheds_b = fresh()
+    model_b, method_b, opts_b, scheds_b, flips_b = fresh()
     model_b.load_state_dict(state["model"])
     for obj, saved in [
         *zip(opts_b, state["optimizers"], strict=True),
@@ -343,16 +346,16 @@ def test_checkpoint_resumes_bit_for_bit() -> None:
     ]:
         obj.load_state_dict(saved)
     method_b.load_state_dict(state["method"])
+    flips_b.load_state_dict(state["flips"])
     for w, m in zip(method_b.binary_weights(), saved_m, strict=True):
         assert torch.equal(opts_b[1].state[w]["m"], m) and m.abs().sum() > 0  # m survived
-    protocol_steps(model_b, method_b, opts_b, range(k, k + n), scheds_b)
+    protocol_steps(model_b, method_b, opts_b, range(k, k + n), scheds_b, flips_b)
 
     for (name, a), b in zip(model.state_dict().items(), model_b.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     for w, w_b in zip(method.binary_weights(), method_b.binary_weights(), strict=True):
         assert torch.equal(opts[1].state[w]["m"], opts_b[1].state[w_b]["m"])
-    assert method.epoch_metrics() == method_b.epoch_metrics()
-    assert method.layer_metrics() == method_b.layer_metrics()
+    assert epoch_records(method, flips) == epoch_records(method_b, flips_b)
 
 
 # -- config ---------------------------------------------------------------------------------------
@@ -366,7 +369,7 @@ def test_defaults_and_validation_name_the_key() -> None:
 
 def test_configured_gamma_and_threshold_reach_the_optimizer() -> None:
     model, method = make(gamma="0.003", threshold="2e-7")
-    bop = method.configure_optimizers(model, adam)[1]
+    bop = optimizers_for(method, model, adam)[1]
     assert bop.param_groups[0]["lr"] == 0.003 and bop.param_groups[0]["threshold"] == 2e-7
 
 

@@ -4,11 +4,12 @@ import json
 
 import pytest
 import torch
-from torch.nn import functional as F
 
 import methods
 from benchmark.models import ARCHS, build_model
 from methods.layers import QuantizedMixin
+from methods.routing import optimizers_for
+from methods.step import training_step
 
 
 def regimes(name: str) -> list[str]:
@@ -26,16 +27,10 @@ def test_builds_trains_a_step_and_routes_gradients(name: str, regime: str, arch:
     x, y = torch.randn(4, 3, 16, 16), torch.randint(0, 5, (4,))
     method = methods.build_method(name, {}, regime, seed=0)
     model = method.convert(model, x[:2])
-    optimizers = method.configure_optimizers(model, lambda p: torch.optim.SGD(p, lr=0.01))
+    optimizers = optimizers_for(method, model, lambda p: torch.optim.SGD(p, lr=0.01))
     method.setup(total_steps=10, device=torch.device("cpu"))
-    method.before_forward(0)
-    loss = F.cross_entropy(model(x), y)
+    loss, _ = training_step(model, method, optimizers, x, y, 0)  # gradients are kept after it
     assert torch.isfinite(loss)
-    loss.backward()
-    method.after_backward(0)
-    for opt in optimizers:
-        opt.step()
-    method.after_step(0)
     binary = [m for m in model.modules() if isinstance(m, QuantizedMixin)]
     if regime == "fp":
         assert binary == []

@@ -9,6 +9,7 @@ import torch
 from torch.nn import functional as F
 
 import methods
+from methods.flips import FlipTracker, epoch_records
 from methods.ovsw import (
     NormalizedApproxSign,
     StandardizedScaleSign,
@@ -19,6 +20,7 @@ from methods.ovsw import (
     silent_masks,
 )
 from methods.primitives import sign
+from methods.step import training_step
 from tests.tiny import batch, tiny_net
 
 CPU = torch.device("cpu")
@@ -362,18 +364,15 @@ def test_config_validation_names_the_key(key: str, value: str) -> None:
 def test_metrics_report_flips_ags_ratio_and_silent_share() -> None:
     model, method = make()
     method.setup(10, CPU)
+    flips = FlipTracker.observe(method)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     method.start_epoch(1)
     x, y = batch()
-    F.cross_entropy(model(x), y).backward()
-    method.after_backward(0)
-    opt.step()
-    method.after_step(0)
-    metrics = method.epoch_metrics()
+    training_step(model, method, [opt], x, y, 0, flips=flips)
+    metrics, rows = epoch_records(method, flips)
     assert {"never_flipped", "flip_ratio", "ags_ratio", "silent"} <= set(metrics)
     assert metrics["silent"] == 100.0  # S = 0 at the first step
     assert metrics["ags_ratio"] > 0
-    rows = method.layer_metrics()
     assert [r["order"] for r in rows] == [0, 1, 2]
     assert list(rows[0])[:2] == ["order", "name"] and rows[0]["name"] == "3"
     assert all(r["silent"] == 100.0 and r["ags_ratio"] > 0 for r in rows)

@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 import methods
 from methods.config import ConfigError
+from methods.flips import FlipTracker, epoch_records
 from methods.multibit import (
     ShiftedSign,
     activation_shifts,
@@ -20,6 +21,7 @@ from methods.multibit import (
 from methods.pabt import choose_prunes, importance, prune_window, pruned_target
 from methods.primitives import ste_sign
 from methods.quantizers import SteSign
+from methods.routing import optimizers_for
 from tests.tiny import batch, protocol_steps, tiny_net
 
 T = 12  # training steps of the short runs: window [3, 9) with prune_start 0.25, prune_end 0.75
@@ -30,7 +32,7 @@ def make(regime: str = "bnn", seed: int = 0, **overrides: object):
     torch.manual_seed(0)
     method = methods.build_method("pabt", overrides, regime, seed)
     model = method.convert(tiny_net(), batch()[0][:2])
-    optimizers = method.configure_optimizers(model, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9))
+    optimizers = optimizers_for(method, model, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9))
     method.setup(T, torch.device("cpu"))
     return model, method, optimizers
 
@@ -333,12 +335,12 @@ def test_bwn_keeps_float_activations_and_prunes_weight_bases() -> None:
 
 def test_metrics_report_operations_left_per_layer_and_overall() -> None:
     model, method, optimizers = make(**WINDOW)
-    train(model, method, optimizers, 0, 5)
-    rows = method.layer_metrics()
+    flips = FlipTracker.observe(method)
+    protocol_steps(model, method, optimizers, range(0, 5), flips=flips)
+    metrics, rows = epoch_records(method, flips)
     assert [list(r)[:2] for r in rows] == [["order", "name"]] * 3
     assert [r["ops_left"] for r in rows] == [len(layer.alive) for layer in method.layers]
     assert all({"weight_bits", "act_bits", "never_flipped", "flip_ratio"} <= set(r) for r in rows)
-    metrics = method.epoch_metrics()
     assert metrics["ops_total_left"] == 27 - method.pruned
     assert metrics["ops_left"] == pytest.approx(metrics["ops_total_left"] / 3)
     assert "flip_ratio" in metrics

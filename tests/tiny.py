@@ -4,7 +4,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+
+from methods.flips import FlipTracker
+from methods.step import training_step
 
 
 def tiny_net(channels: int = 4, depth: int = 4, classes: int = 3) -> nn.Module:
@@ -27,20 +29,14 @@ def batch(n: int = 8, size: int = 6, classes: int = 3, seed: int = 0) -> tuple[t
 
 
 def protocol_steps(
-    model: nn.Module, method: Any, optimizers: list, steps: range, schedulers: tuple | list = ()
+    model: nn.Module,
+    method: Any,
+    optimizers: list,
+    steps: range,
+    schedulers: tuple | list = (),
+    flips: FlipTracker | None = None,
 ) -> None:
-    """Training steps through every method hook, in the trainer's order, on ``batch(seed=step)``;
-    each optimizer steps, then each scheduler."""
+    """The trainer's training steps (``methods.step.training_step``) on ``batch(seed=step)``."""
     for step in steps:
         x, y = batch(seed=step)
-        method.before_forward(step)
-        loss = F.cross_entropy(model(x), y)
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        method.after_backward(step)
-        for opt in optimizers:
-            opt.step()
-        method.after_step(step)
-        for scheduler in schedulers:
-            scheduler.step()
+        training_step(model, method, optimizers, x, y, step, flips=flips, schedulers=schedulers)
