@@ -89,7 +89,7 @@ def number_row(r: pd.Series, tables: cl.Tables, tol: float, table_name: str | No
     cell_name = (f"{recipe}/" if recipe else "") + f"{r['dataset']}/{r['arch']}/{r['regime']}/{r['variant']}"
     if table_name is None:
         return row | {"verdict": NOT_RUN, "detail": f"no table reproduces paper '{r['paper']}'"}
-    table = getattr(tables, table_name, None)
+    table = tables.get(table_name)
     cell = find_number_cell(table, r)
     columns = METRIC_COLUMNS.get(r["metric"])
     if columns is None or (table is not None and columns[0] not in table):

@@ -198,7 +198,7 @@ def run_check(
     reported = read_reported(reported_csv)
     inputs = {name: results_dir / f"table_{name}.csv" for name in cl.TABLE_NAMES if name != "trajectories"}
     inputs["trajectories"] = _find_trajectories(results_dir)
-    loaded = cl.Tables(**{k: read_optional_csv(p) for k, p in inputs.items()})
+    loaded = cl.Tables({k: read_optional_csv(p) for k, p in inputs.items()})
     report = build_report(reported, claims, loaded, float(numbers["tolerance_pp"]), numbers.get("tables"))
     out_stem = Path(out_stem)
     write_csv(out_stem.with_name(out_stem.name + ".csv"), report)

@@ -1,0 +1,88 @@
+"""Qualitative claims as checks over the aggregated tables, judged with the spread in mind.
+
+Each entry of ``paper/claims.yaml`` names a *check* and its parameters; every threshold
+lives in the YAML, none in this package. A check is evaluated per scope (a dataset, or a
+dataset/arch/variant) and returns comparisons ("parts") whose verdicts come from 95% Welch
+intervals (the rules: :mod:`benchmark.claims.verdicts`).
+
+Checks (``check:`` in the YAML):
+``gain_grows_with_depth`` (S1), ``collapse`` (S2), ``order_insensitive`` (S3),
+``global_freezing`` (S4), ``ranking`` (S5), ``sawtooth`` (S6) on the StoMPP tables;
+``silent_weights`` (O1), ``components`` (O2), ``convergence`` (O3), ``at_least`` (B1) and
+``beats`` (P1, P2) on the peers' own tables (``table`` names which), scoped per
+recipe/dataset/arch.
+
+Modules: :mod:`~benchmark.claims.verdicts` (verdict rules, parts, outcomes),
+:mod:`~benchmark.claims.compare` (two cells to a part), :mod:`~benchmark.claims.cells`
+(the tables and the lookups in them), :mod:`~benchmark.claims.check` (the base of every
+check and the one driver), :mod:`~benchmark.claims.stompp`,
+:mod:`~benchmark.claims.sawtooth` and :mod:`~benchmark.claims.peers` (the checks),
+:mod:`~benchmark.claims.loader` (claims.yaml).
+"""
+
+from benchmark.claims.cells import TABLE_NAMES, Tables, find_cell, peer_cell, peer_scopes, scopes
+from benchmark.claims.check import Check, Scope
+from benchmark.claims.compare import compare_greater, compare_within, near_value, share_above, share_ratio
+from benchmark.claims.loader import CHECKS, Claim, build_params, load_claims, parse_claim
+from benchmark.claims.peers import AtLeast, Beats, Components, Convergence, SilentWeights
+from benchmark.claims.sawtooth import Sawtooth, count_recovered_drops, drops_per_seed, sawtooth_verdict
+from benchmark.claims.stompp import Collapse, GainGrowsWithDepth, GlobalFreezing, OrderInsensitive, Ranking
+from benchmark.claims.verdicts import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    NAN,
+    NOT_RUN,
+    Outcome,
+    Part,
+    conjunction,
+    greater,
+    ratio_at_least,
+    within,
+)
+
+__all__ = [
+    "CHECKS",
+    "FAILS",
+    "HOLDS",
+    "INCONCLUSIVE",
+    "NAN",
+    "NOT_RUN",
+    "TABLE_NAMES",
+    "AtLeast",
+    "Beats",
+    "Check",
+    "Claim",
+    "Collapse",
+    "Components",
+    "Convergence",
+    "GainGrowsWithDepth",
+    "GlobalFreezing",
+    "OrderInsensitive",
+    "Outcome",
+    "Part",
+    "Ranking",
+    "Sawtooth",
+    "Scope",
+    "SilentWeights",
+    "Tables",
+    "build_params",
+    "compare_greater",
+    "compare_within",
+    "conjunction",
+    "count_recovered_drops",
+    "drops_per_seed",
+    "find_cell",
+    "greater",
+    "load_claims",
+    "near_value",
+    "parse_claim",
+    "peer_cell",
+    "peer_scopes",
+    "ratio_at_least",
+    "sawtooth_verdict",
+    "scopes",
+    "share_above",
+    "share_ratio",
+    "within",
+]

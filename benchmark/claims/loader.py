@@ -1,0 +1,116 @@
+"""claims.yaml: the registry of checks by name, and the typed parsing of each claim."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from benchmark.claims.cells import TABLE_NAMES, Tables
+from benchmark.claims.check import Check
+from benchmark.claims.peers import AtLeast, Beats, Components, Convergence, SilentWeights
+from benchmark.claims.sawtooth import Sawtooth
+from benchmark.claims.stompp import Collapse, GainGrowsWithDepth, GlobalFreezing, OrderInsensitive, Ranking
+from benchmark.claims.verdicts import Outcome
+from benchmark.errors import UserError
+
+CHECKS: dict[str, type[Check]] = {
+    "gain_grows_with_depth": GainGrowsWithDepth,
+    "collapse": Collapse,
+    "order_insensitive": OrderInsensitive,
+    "global_freezing": GlobalFreezing,
+    "ranking": Ranking,
+    "sawtooth": Sawtooth,
+    "silent_weights": SilentWeights,
+    "components": Components,
+    "convergence": Convergence,
+    "beats": Beats,
+    "at_least": AtLeast,
+}
+_CASTS = {"str": str, "float": float, "int": int}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One entry of claims.yaml: id, description, and the typed parameters of its check."""
+
+    id: str
+    check: str
+    description: str
+    params: Check = field(repr=False)
+
+    def evaluate(self, tables: Tables) -> list[Outcome]:
+        return self.params.evaluate(tables)
+
+
+def _convert(value: object, type_name: str, where: str) -> object:
+    """Check and convert one YAML value to a field type (str, float, int, tuple[str, ...])."""
+    if type_name == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UserError(f"{where} must be a list of names, got {value!r}")
+        return tuple(value)
+    ok = {
+        "str": isinstance(value, str),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+    }[type_name]
+    if not ok:
+        raise UserError(f"{where} must be of type {type_name}, got {value!r}")
+    return _CASTS[type_name](value)
+
+
+def build_params(
+    cls: type[Check], mapping: dict, claim_id: str, tables: Collection[str] = TABLE_NAMES
+) -> Check:
+    """A check (its frozen parameter dataclass) from its YAML mapping; every field required,
+    and a ``table`` parameter must be one of ``tables``."""
+    fields = {f.name: f.type for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    missing = sorted(set(fields) - set(mapping))
+    if unknown or missing:
+        raise UserError(
+            f"claim {claim_id}: unknown keys {unknown}, missing keys {missing}; "
+            f"a '{cls.__name__}' check takes {sorted(fields)}"
+        )
+    params = cls(**{k: _convert(v, fields[k], f"claim {claim_id}: '{k}'") for k, v in mapping.items()})
+    if "table" in fields and params.table not in tables:
+        raise UserError(f"claim {claim_id}: 'table' must be one of {', '.join(tables)}, got {params.table!r}")
+    return params
+
+
+def parse_claim(entry: dict, tables: Collection[str] = TABLE_NAMES) -> Claim:
+    """One claims.yaml entry (id, check, description, params) as a :class:`Claim`; ``tables``:
+    the names a claim's ``table`` may take."""
+    if not isinstance(entry, dict) or not {"id", "check", "description"} <= set(entry):
+        raise UserError(f"each claim needs 'id', 'check', 'description' and 'params': {entry!r}")
+    if entry["check"] not in CHECKS:
+        raise UserError(f"claim {entry['id']}: unknown check '{entry['check']}'. Valid: {', '.join(CHECKS)}")
+    params = build_params(CHECKS[entry["check"]], entry.get("params") or {}, entry["id"], tables)
+    return Claim(str(entry["id"]), entry["check"], str(entry["description"]), params)
+
+
+def load_claims(path: Path, tables: Collection[str] = TABLE_NAMES) -> tuple[list[Claim], dict]:
+    """The claims and the ``numbers`` settings (e.g. tolerance_pp) of a claims.yaml; ``tables``:
+    the table names that claims and ``numbers.tables`` may name."""
+    if not Path(path).exists():
+        raise UserError(f"claims file not found: {path}")
+    doc = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("claims"), list):
+        raise UserError(f"{path}: expected a mapping with a 'claims' list")
+    numbers = doc.get("numbers") or {}
+    if not isinstance(numbers.get("tolerance_pp"), int | float):
+        raise UserError(f"{path}: 'numbers.tolerance_pp' (a number of points) is required")
+    paper_tables = numbers.get("tables", {})
+    if not isinstance(paper_tables, dict) or not set(paper_tables.values()) <= set(tables):
+        raise UserError(
+            f"{path}: 'numbers.tables' must map each paper to a table ({', '.join(tables)}), "
+            f"got {paper_tables!r}"
+        )
+    claims = [parse_claim(e, tables) for e in doc["claims"]]
+    ids = [c.id for c in claims]
+    if len(set(ids)) != len(ids):
+        raise UserError(f"{path}: claim ids must be unique, got {ids}")
+    return claims, numbers
