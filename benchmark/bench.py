@@ -7,12 +7,14 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 import methods
-from benchmark.models import build_model
-from benchmark.train import memory_format, resolve_device
+from benchmark.data import Augmentation, Dataset, Split
+from benchmark.models import binarizable, build_model
+from benchmark.train import memory_format, resolve_device, to_device
 from methods.flips import FlipTracker
 from methods.routing import optimizers_for
 from methods.step import training_step
@@ -33,20 +35,23 @@ class Contender:
     times: list[float]
 
 
+def bench_data(batch_size: int, image_size: int) -> Dataset:
+    """One batch of CIFAR-shaped random images (3 channels, 10 classes), as a dataset."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(batch_size, 3, image_size, image_size, generator=g)
+    split = Split(images, torch.randint(0, 10, (batch_size,), generator=g))
+    return Dataset("bench", 10, split, split, [0.0] * 3, [1.0] * 3, Augmentation())
+
+
 def make_contender(
-    name: str,
-    arch: str,
-    width: float,
-    example: torch.Tensor,
-    classes: int,
-    total_steps: int,
-    device: torch.device,
+    name: str, arch: str, width: float, data: Dataset, total_steps: int, device: torch.device
 ) -> Contender:
     cls = methods.get_method(name)
     torch.manual_seed(0)
-    model = build_model(arch, example.shape[1], classes, width).to(device)
+    model = build_model(arch, data.in_channels, data.num_classes, width).to(device)
     method = methods.build_method(name, {}, cls.regimes[0], 0)
-    model = method.convert(model, example[:2])
+    example = to_device(data.example_input(), device, torch.contiguous_format)
+    model = method.convert(model, example, binarizable(arch))
     layout = memory_format(model)
     model = model.to(memory_format=layout)
     optimizers = optimizers_for(
@@ -56,14 +61,13 @@ def make_contender(
     return Contender(name, model, method, optimizers, FlipTracker.observe(method), layout, [])
 
 
-def train_step(c: Contender, step: int, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> float:
+def train_step(c: Contender, step: int, x: Any, y: torch.Tensor, device: torch.device) -> float:
     """One full training step (hooks and flip statistics included, as in a run); returns its wall
     time in seconds."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    inputs = x.contiguous(memory_format=c.layout)
-    training_step(c.model, c.method, c.optimizers, inputs, y, step, flips=c.flips)
+    training_step(c.model, c.method, c.optimizers, to_device(x, device, c.layout), y, step, flips=c.flips)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - start
@@ -85,11 +89,11 @@ def run_bench(
     if threads:
         torch.set_num_threads(threads)
     device = resolve_device(device_name)
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch_size, 3, image_size, image_size, generator=g).to(device)
-    y = torch.randint(0, 10, (batch_size,), generator=g).to(device)
+    data = bench_data(batch_size, image_size)
+    x, y = next(data.batches("test", batch_size))
+    x, y = to_device(x, device, torch.contiguous_format), y.to(device)
     total = steps + WARMUP_STEPS
-    contenders = [make_contender(n, arch, width, x, 10, total, device) for n in names]
+    contenders = [make_contender(n, arch, width, data, total, device) for n in names]
     for step in range(total):
         for c in contenders:
             elapsed = train_step(c, step, x, y, device)

@@ -7,8 +7,9 @@ from torch import nn
 
 import methods
 from benchmark.data import load_dataset
-from benchmark.models import build_model
+from benchmark.models import binarizable, build_model
 from methods.config import describe
+from methods.inputs import forward
 from methods.layers import BINARY_LAYER_TYPES, QuantizedMixin
 
 
@@ -45,8 +46,8 @@ def summarize_model(
     regime = regime or cls.regimes[0]
     data = load_dataset(dataset, data_root)
     model = build_model(arch, data.in_channels, data.num_classes, width)
-    example = torch.zeros(1, data.in_channels, data.image_size, data.image_size)
-    model = methods.build_method(method, {}, regime, 0).convert(model, example)
+    example = data.example_input(1)
+    model = methods.build_method(method, {}, regime, 0).convert(model, example, binarizable(arch))
     macs = layer_macs(model, example)
     rows = [("layer", "type", "weights", "inputs", "params", "MACs")]
     binary_macs = 0
@@ -93,7 +94,7 @@ def layer_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
             handles.append(module.register_forward_hook(hook))
     model.eval()
     with torch.no_grad():
-        model(example)
+        forward(model, example)
     for h in handles:
         h.remove()
     return macs

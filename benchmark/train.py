@@ -26,7 +26,7 @@ import methods
 from benchmark import checkpoint, records
 from benchmark.data import Dataset, load_dataset
 from benchmark.errors import UserError
-from benchmark.models import build_model
+from benchmark.models import binarizable, build_model
 from benchmark.progress import Progress
 from benchmark.spec import RunSpec
 from methods.flips import FlipTracker, epoch_records
@@ -290,8 +290,8 @@ def make_method(spec: RunSpec) -> Method:
 
 def build(spec: RunSpec, data: Dataset, method: Method, device: torch.device) -> tuple[nn.Module, Method]:
     model = build_model(spec.arch, data.in_channels, data.num_classes, spec.width).to(device)
-    example = torch.zeros(2, data.in_channels, data.image_size, data.image_size, device=device)
-    model = method.convert(model, example)
+    example = to_device(data.example_input(), device, torch.contiguous_format)
+    model = method.convert(model, example, binarizable(spec.arch))
     return model.to(memory_format=memory_format(model)), method
 
 

@@ -59,11 +59,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from methods.bop_optimizer import BopOptimizer
 from methods.catalog import register_method
 from methods.config import ConfigError, MethodConfig, hp
+from methods.convert import Binarizable
 from methods.layers import QuantizedMixin
 from methods.primitives import sign
 from methods.protocol import Method
@@ -115,9 +116,9 @@ class Bop(Method):
     def input_quantizer(self, name: str, module: nn.Module) -> nn.Module:
         return SteSign()
 
-    def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
+    def convert(self, model: nn.Module, example: Any, arch: Binarizable) -> nn.Module:
         """Swap the binarizable layers, then store each binary weight as sign(initial weight)."""
-        model = super().convert(model, example)
+        model = super().convert(model, example, arch)
         with torch.no_grad():
             for w in self.binary_weights():
                 w.copy_(sign(w))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from typing import Any
+
+from torch import nn
 
 from methods.catalog import register_method
+from methods.convert import Binarizable
 from methods.protocol import Method
 
 
@@ -17,5 +20,5 @@ class FullPrecision(Method):
     source = "the architecture's float definition"
     regimes = ("fp",)
 
-    def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
+    def convert(self, model: nn.Module, example: Any, arch: Binarizable) -> nn.Module:
         return model

@@ -2,7 +2,7 @@
 
 The loop calls, in this order::
 
-    model = method.convert(model, example)             # swap binarizable layers (make_layer)
+    model = method.convert(model, example, arch)       # swap binarizable layers (make_layer)
     optimizers = optimizers_for(method, model, recipe) # methods.routing: recipe's + own_optimizers
     method.setup(total_steps, device)
     for each epoch:
@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from methods.config import MethodConfig
-from methods.convert import binarizable_layers, binary_layer, replace_activations, swap_layers
+from methods.convert import Binarizable, binarizable_layers, binary_layer, replace_activations, swap_layers
 from methods.layers import QuantizedMixin
 
 Regime = Literal["bnn", "bwn", "fp"]
@@ -90,15 +90,16 @@ class Method:
         input_q = self.input_quantizer(name, module) if self.regime == "bnn" else None
         return binary_layer(module, self.weight_quantizer(name, module), input_q)
 
-    def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
-        """Swap every binarizable layer (all Conv2d/Linear but the first and the last, in
-        execution order) for :meth:`make_layer`'s. In the ``bnn`` regime ReLUs become
+    def convert(self, model: nn.Module, example: Any, arch: Binarizable) -> nn.Module:
+        """Swap every binarizable layer (every Conv2d/Linear that ``arch`` does not keep in full
+        precision; execution order on ``example``, a batch as the model takes it) for
+        :meth:`make_layer`'s. In the ``bnn`` regime the activations ``arch`` names become
         identities: the binary layers' input quantizers bound the activations, and a ReLU
         before a sign would make every binary activation +1."""
-        names = binarizable_layers(model, example)
+        names = binarizable_layers(model, example, arch)
         swap_layers(model, names, self.make_layer)
         if self.regime == "bnn":
-            replace_activations(model, nn.ReLU, nn.Identity)
+            replace_activations(model, arch.activations, nn.Identity)
         self.layer_names = names
         self.layers = [model.get_submodule(n) for n in names]  # type: ignore[misc]
         return model

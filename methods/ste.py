@@ -10,12 +10,14 @@ precision; the ``bwn`` regime keeps ReLU activations.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from methods.catalog import register_method
 from methods.config import MethodConfig, hp
+from methods.convert import Binarizable
 from methods.protocol import Method
 from methods.quantizers import SteSign
 
@@ -44,8 +46,8 @@ class Ste(Method):
     def input_quantizer(self, name: str, module: nn.Module) -> nn.Module:
         return SteSign()
 
-    def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
-        model = super().convert(model, example)
+    def convert(self, model: nn.Module, example: Any, arch: Binarizable) -> nn.Module:
+        model = super().convert(model, example, arch)
         if self.config.clip_latent:  # type: ignore[attr-defined]
             with torch.no_grad():
                 clip_latent_(self.binary_weights())  # start inside [-1, 1] too

@@ -3,7 +3,7 @@ benchmark and the tests (DESIGN 3: the loop calls only the protocol's hooks, in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -11,13 +11,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from methods.flips import FlipTracker
+from methods.inputs import forward
 from methods.protocol import Method
 
-
-def forward(model: nn.Module, inputs: Any) -> Tensor:
-    """The model's logits for a batch: ``model(x)`` for a tensor, ``model(**x)`` for a mapping
-    (token ids and attention mask, say)."""
-    return model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
+__all__ = ["forward", "training_step"]
 
 
 def training_step(

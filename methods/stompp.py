@@ -40,10 +40,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from methods.catalog import register_method
 from methods.config import ConfigError, MethodConfig, hp
+from methods.convert import Binarizable
 from methods.protocol import EvalMode, Method
 from methods.quantizers import MaskedBinarizer
 from methods.schedules import ORDERINGS, SCHEDULES, layer_fractions, slot_positions
@@ -147,8 +148,8 @@ class Stompp(Method):
     def frozen_grad(self) -> bool:
         return self.config.frozen_grad == "ste"
 
-    def convert(self, model: nn.Module, example: Tensor) -> nn.Module:
-        model = super().convert(model, example)
+    def convert(self, model: nn.Module, example: Any, arch: Binarizable) -> nn.Module:
+        model = super().convert(model, example, arch)
         self.weight_masks = [_masked(layer.weight_quantizer) for layer in self.layers]
         self.act_masks = [_masked(layer.input_quantizer) for layer in self.layers]
         self.fractions = [0.0] * len(self.layers)

@@ -16,7 +16,7 @@ from methods.bop_optimizer import BopOptimizer
 from methods.flips import FlipTracker, epoch_records
 from methods.quantizers import SteSign
 from methods.routing import RoutingError, optimizers_for, route_parameters
-from tests.tiny import batch, protocol_steps, tiny_net
+from tests.tiny import batch, protocol_steps, tiny_arch, tiny_net
 
 
 # -- the rule, entry by entry ----------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_step_with_a_closure_computes_the_gradient_then_flips() -> None:
 def make(regime: str = "bnn", **overrides: object) -> tuple[nn.Module, methods.Method]:
     torch.manual_seed(0)
     method = methods.build_method("bop", overrides, regime, 0)
-    return method.convert(tiny_net(), batch()[0][:2]), method
+    return method.convert(tiny_net(), batch()[0][:2], tiny_arch()), method
 
 
 def adam(params: object) -> torch.optim.Optimizer:
@@ -137,7 +137,7 @@ def test_convert_stores_binary_weights_as_sign_of_the_initial_weights() -> None:
         net[3].weight[0, 0, 0, 0] = 0.0
     initial = net[3].weight.detach().clone()
     method = methods.build_method("bop", {}, "bnn", 0)
-    method.convert(net, batch()[0][:2])
+    method.convert(net, batch()[0][:2], tiny_arch())
     layer = method.layers[0]
     assert torch.equal(layer.weight.detach(), torch.where(initial >= 0, 1.0, -1.0))
     assert layer.weight[0, 0, 0, 0] == 1.0  # sign(0) = +1
@@ -225,7 +225,7 @@ def test_bop_refuses_a_binary_weight_also_used_by_a_float_layer() -> None:
 
 def test_bop_refuses_binary_weights_it_does_not_own() -> None:
     ste = methods.build_method("ste", {}, "bnn", 0)
-    model = ste.convert(tiny_net(), batch()[0][:2])  # binary layers Bop does not know
+    model = ste.convert(tiny_net(), batch()[0][:2], tiny_arch())  # binary layers Bop does not know
     bop = methods.build_method("bop", {}, "bnn", 0)
     with pytest.raises(RoutingError, match=r"claimed by no optimizer: 3\.weight, 6\.weight"):
         optimizers_for(bop, model, adam)

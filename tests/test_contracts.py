@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import methods
-from benchmark.models import ARCHS, build_model
+from benchmark.models import ARCHS, binarizable, build_model
 from methods.layers import QuantizedMixin
 from methods.routing import optimizers_for
 from methods.step import training_step
@@ -26,7 +26,7 @@ def test_builds_trains_a_step_and_routes_gradients(name: str, regime: str, arch:
     model = build_model(arch, in_channels=3, num_classes=5, width=0.0625)
     x, y = torch.randn(4, 3, 16, 16), torch.randint(0, 5, (4,))
     method = methods.build_method(name, {}, regime, seed=0)
-    model = method.convert(model, x[:2])
+    model = method.convert(model, x[:2], binarizable(arch))
     optimizers = optimizers_for(method, model, lambda p: torch.optim.SGD(p, lr=0.01))
     method.setup(total_steps=10, device=torch.device("cpu"))
     loss, _ = training_step(model, method, optimizers, x, y, 0)  # gradients are kept after it
@@ -74,7 +74,7 @@ def test_evaluated_network_is_fully_binary_for_every_method() -> None:
             if regime == "fp":
                 continue
             method = methods.build_method(name, {}, regime, seed=0)
-            method.convert(build_model("resnet18", 3, 5, 0.0625), x[:2])
+            method.convert(build_model("resnet18", 3, 5, 0.0625), x[:2], binarizable("resnet18"))
             method.setup(10, torch.device("cpu"))
             method.before_forward(3)
             with method.evaluating("binary", epoch=1):

@@ -5,8 +5,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmark.models import build_model
-from methods.convert import execution_order
+import methods
+from benchmark.models import ARCHS, binarizable, build_model
+from methods.convert import Binarizable, execution_order
 
 NEW_ARCHS = ["resnet20", "vgg_small", "binarynet"]
 
@@ -96,3 +97,40 @@ def test_resnet20_downsampling_shortcut_is_avgpool_and_zero_channels() -> None:
     expected[:, 2:6] = F.avg_pool2d(x, 2)
     with torch.no_grad():
         assert torch.equal(block.shortcut(x), expected)
+
+
+# -- what each architecture declares (benchmark/models/registry.py) --------------------------
+@pytest.mark.parametrize("arch", ARCHS.names())
+def test_exactly_the_declared_layers_stay_full_precision(arch: str) -> None:
+    """The declaration, not the position in execution order, decides what stays float."""
+    model = build_model(arch, 3, 5, 0.0625)
+    declared = binarizable(arch)
+    methods.build_method("ste", {}, "bnn", 0).convert(model, torch.zeros(2, 3, 16, 16), declared)
+    float_layers = {n for n, m in model.named_modules() if type(m) in (nn.Conv2d, nn.Linear)}
+    assert float_layers == set(declared.full_precision)
+    assert not any(isinstance(m, declared.activations) for m in model.modules())  # bnn: identities
+
+
+def test_declared_activations_are_neutralised_and_the_others_kept() -> None:
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU6(), nn.Conv2d(4, 4, 3), nn.Hardtanh(), nn.Conv2d(4, 4, 3), nn.GELU()
+    )
+    arch = Binarizable(full_precision=("0", "4"), activations=(nn.ReLU6, nn.GELU))
+    method = methods.build_method("ste", {}, "bnn", 0)
+    method.convert(model, torch.zeros(1, 3, 9, 9), arch)
+    assert [type(m).__name__ for m in model] == [
+        "Conv2d",
+        "Identity",
+        "BinaryConv2d",
+        "Hardtanh",
+        "Conv2d",
+        "Identity",
+    ]
+    assert method.layer_names == ["2"]
+
+
+def test_a_declared_layer_the_model_lacks_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"declares \['stem'\] full precision"):
+        methods.build_method("ste", {}, "bnn", 0).convert(
+            build_model("resnet18", 3, 5, 0.0625), torch.zeros(2, 3, 16, 16), Binarizable(("stem", "fc"))
+        )

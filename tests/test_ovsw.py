@@ -21,7 +21,7 @@ from methods.ovsw import (
 )
 from methods.primitives import sign
 from methods.step import training_step
-from tests.tiny import batch, tiny_net
+from tests.tiny import batch, tiny_arch, tiny_net
 
 CPU = torch.device("cpu")
 
@@ -29,7 +29,7 @@ CPU = torch.device("cpu")
 def make(regime: str = "bnn", **overrides: object) -> tuple[torch.nn.Module, methods.Method]:
     torch.manual_seed(0)
     method = methods.build_method("ovsw", overrides, regime, seed=0)
-    model = method.convert(tiny_net(), batch()[0][:2])
+    model = method.convert(tiny_net(), batch()[0][:2], tiny_arch())
     return model, method
 
 

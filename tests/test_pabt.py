@@ -22,7 +22,7 @@ from methods.pabt import choose_prunes, importance, prune_window, pruned_target
 from methods.primitives import ste_sign
 from methods.quantizers import SteSign
 from methods.routing import optimizers_for
-from tests.tiny import batch, protocol_steps, tiny_net
+from tests.tiny import batch, protocol_steps, tiny_arch, tiny_net
 
 T = 12  # training steps of the short runs: window [3, 9) with prune_start 0.25, prune_end 0.75
 WINDOW = {"prune_start": 0.25, "prune_end": 0.75}
@@ -31,7 +31,7 @@ WINDOW = {"prune_start": 0.25, "prune_end": 0.75}
 def make(regime: str = "bnn", seed: int = 0, **overrides: object):
     torch.manual_seed(0)
     method = methods.build_method("pabt", overrides, regime, seed)
-    model = method.convert(tiny_net(), batch()[0][:2])
+    model = method.convert(tiny_net(), batch()[0][:2], tiny_arch())
     optimizers = optimizers_for(method, model, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9))
     method.setup(T, torch.device("cpu"))
     return model, method, optimizers

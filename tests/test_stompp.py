@@ -7,7 +7,7 @@ from torch.nn import functional as F
 import methods
 from methods.quantizers import MaskedBinarizer
 from methods.schedules import layer_fractions, schedule_value, slot_positions
-from tests.tiny import batch, tiny_net
+from tests.tiny import batch, tiny_arch, tiny_net
 
 L, T = 4, 100
 
@@ -58,7 +58,7 @@ def test_every_layer_is_frozen_by_freeze_end(ordering: str, schedule: str) -> No
 def make(name: str = "stompp", **overrides: object) -> tuple[torch.nn.Module, methods.Method]:
     torch.manual_seed(0)
     method = methods.build_method(name, overrides, "bnn", seed=0)
-    model = method.convert(tiny_net(), batch()[0][:2])
+    model = method.convert(tiny_net(), batch()[0][:2], tiny_arch())
     return model, method
 
 

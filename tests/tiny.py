@@ -5,6 +5,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from methods.convert import Binarizable
 from methods.flips import FlipTracker
 from methods.step import training_step
 
@@ -21,6 +22,12 @@ def tiny_net(channels: int = 4, depth: int = 4, classes: int = 3) -> nn.Module:
         cin = channels
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes)]
     return nn.Sequential(*layers)
+
+
+def tiny_arch(depth: int = 4) -> Binarizable:
+    """What a method may binarize in ``tiny_net(depth=depth)``: all but the first convolution
+    (module ``0``) and the classifier; every ReLU becomes an identity in a BNN."""
+    return Binarizable(full_precision=("0", str(3 * depth + 2)), activations=(nn.ReLU,))
 
 
 def batch(n: int = 8, size: int = 6, classes: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -112,6 +112,11 @@ class Dataset:
             f"train={self.train_size}, test={self.test_size})"
         )
 
+    def example_input(self, batch: int = 2) -> torch.Tensor:
+        """A batch as the model takes it (zeros, shape [batch, C, S, S]), for tracing the model's
+        execution order and counting its operations: the trainer never builds one itself."""
+        return torch.zeros(batch, self.in_channels, self.image_size, self.image_size)
+
     def num_batches(self, split: SplitName, batch_size: int, drop_last: bool = False) -> int:
         """Batches per epoch of ``split``: ``ceil(N / B)``, or ``floor(N / B)`` with drop_last."""
         n = len(self._split(split))
@@ -129,7 +134,9 @@ class Dataset:
         drop_last: bool = False,
         start_batch: int = 0,
     ) -> Iterator[Batch]:
-        """One epoch of ``(x, y)``: x float32 [B, C, S, S] normalised, y int64 [B], on CPU.
+        """One epoch of ``(inputs, targets)``: inputs float32 [B, C, S, S] normalised, targets
+        int64 [B], on CPU (the trainer needs only that targets are class indices and that the
+        model takes the inputs).
 
         train: shuffled by a permutation drawn from ``generator`` (torch's global generator
         when None) at call time, then, with ``augment``, the epoch's augmentation parameters

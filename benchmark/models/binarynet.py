@@ -44,6 +44,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from benchmark.models.registry import register_arch
+
 # (output channels, padding, max-pool after the convolution)
 CONV_CONFIG = (
     (128, 0, False),
@@ -98,5 +100,8 @@ class BinaryNet(nn.Module):
         return self.bn_fc(self.fc(x))
 
 
+# conv1 and fc stay in full precision (see "Where this differs from the reference" above); every
+# ReLU becomes an identity in a BNN, giving the reference's BN -> sign -> layer chain.
+@register_arch("binarynet", full_precision=("conv1", "fc"), activations=(nn.ReLU,))
 def binarynet(in_channels: int = 3, num_classes: int = 10, width: float = 1.0) -> BinaryNet:
     return BinaryNet(in_channels, num_classes, width)

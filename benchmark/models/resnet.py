@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from benchmark.models.registry import register_arch
+
+STEM_AND_CLASSIFIER = ("conv1", "fc")  # in full precision, as in every BNN here
+
 
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
@@ -102,13 +106,16 @@ class CifarResNet(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
+@register_arch("resnet18", full_precision=STEM_AND_CLASSIFIER, activations=(nn.ReLU,))
 def resnet18(**kw: object) -> CifarResNet:
     return CifarResNet(BasicBlock, (2, 2, 2, 2), **kw)  # type: ignore[arg-type]
 
 
+@register_arch("resnet34", full_precision=STEM_AND_CLASSIFIER, activations=(nn.ReLU,))
 def resnet34(**kw: object) -> CifarResNet:
     return CifarResNet(BasicBlock, (3, 4, 6, 3), **kw)  # type: ignore[arg-type]
 
 
+@register_arch("resnet50", full_precision=STEM_AND_CLASSIFIER, activations=(nn.ReLU,))
 def resnet50(**kw: object) -> CifarResNet:
     return CifarResNet(Bottleneck, (3, 4, 6, 3), **kw)  # type: ignore[arg-type]

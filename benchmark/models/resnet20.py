@@ -39,6 +39,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from benchmark.models.registry import register_arch
+
 WIDTHS = (16, 32, 64)
 BLOCKS_PER_STAGE = 3
 
@@ -120,5 +122,8 @@ class ResNet20(nn.Module):
         return self.fc(self.bn2(self.pool(x).flatten(1)))
 
 
+# The stem and the classifier stay in full precision (the reference's first and last layer are
+# float too); every ReLU becomes an identity in a BNN (the reference's hardtanh, see above).
+@register_arch("resnet20", full_precision=("conv1", "fc"), activations=(nn.ReLU,))
 def resnet20(in_channels: int = 3, num_classes: int = 10, width: float = 1.0) -> ResNet20:
     return ResNet20(in_channels, num_classes, width)

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from benchmark.models.registry import register_arch
+
 # (output channels, max-pool after the convolution)
 CONFIG = ((128, False), (128, True), (256, False), (256, True), (512, False), (512, True))
 POOLED_SIZE = 4  # a 32x32 input after three 2x2 max-pools
@@ -68,5 +70,8 @@ class VGGSmall(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
+# The first convolution and the classifier stay in full precision (as in the reference's
+# VGGSmall_1w1a); every ReLU becomes an identity in a BNN.
+@register_arch("vgg_small", full_precision=("conv1", "fc"), activations=(nn.ReLU,))
 def vgg_small(in_channels: int = 3, num_classes: int = 10, width: float = 1.0) -> VGGSmall:
     return VGGSmall(in_channels, num_classes, width)
