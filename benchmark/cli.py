@@ -214,8 +214,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 # -- tables, figures, report -------------------------------------------------------------
 def add_table(sub: Any) -> None:
-    p = sub.add_parser("table", help="aggregate run records into one of the paper's tables")
-    p.add_argument("name", help="depth_scaling, ordering, peers, ovsw, bop or pabt")
+    from benchmark.outputs import listing
+
+    p = sub.add_parser(
+        "table",
+        help="aggregate run records into one of the paper's tables",
+        epilog="tables:\n" + listing("table"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", help="a registered table (listed below)")
     p.add_argument(
         "--runs",
         nargs="*",
@@ -244,8 +251,15 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def add_figure(sub: Any) -> None:
-    p = sub.add_parser("figure", help="draw a paper figure from run records")
-    p.add_argument("name", help="trajectories or silent_weights")
+    from benchmark.outputs import listing
+
+    p = sub.add_parser(
+        "figure",
+        help="draw a paper figure from run records",
+        epilog="figures:\n" + listing("figure"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", help="a registered figure (listed below)")
     p.add_argument("--runs", nargs="*", default=[], type=Path)
     p.add_argument("--out", required=True, type=Path, help="output stem (writes .pdf and .png)")
     p.add_argument("--figures-dir", type=Path, default=None)

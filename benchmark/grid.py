@@ -304,10 +304,12 @@ def check_registries(config: Config) -> None:
     """Names and hyperparameters against the registries, so that no job fails on them.
 
     Every run-identity name (recipe, dataset, architecture, variant) must be a plain
-    directory name, every dataset, architecture and method must be registered (the message
-    lists the valid ones), and each variant's ``set`` must be valid hyperparameters of its
-    method in every regime it runs in. The registries import torch, hence the imports here.
+    directory name, every dataset, architecture, method, table and figure must be registered
+    (the message lists the valid ones), and each variant's ``set`` must be valid
+    hyperparameters of its method in every regime it runs in. The registries import torch,
+    hence the imports here.
     """
+    from benchmark import outputs
     from benchmark.data import DATASETS
     from benchmark.identity import check_name
     from benchmark.models import ARCHS
@@ -321,6 +323,10 @@ def check_registries(config: Config) -> None:
             with _naming(axis):
                 check_name(axis.removesuffix("s"), name)
                 registry.get(name)
+    for section, outputs_of in (("tables", outputs.TABLES), ("figures", outputs.FIGURES)):
+        for name in config[section]:
+            with _naming(f"{section}.{name}"):
+                outputs_of.get(name)
     runs = all_runs(config)
     for variant, settings in config["variants"].items():
         with _naming(f"variants.{variant}"):

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from benchmark import claims as cl
+from benchmark import outputs
 from benchmark.render import fmt, markdown
 
 PASS, FAIL, NOT_RUN = "PASS", "FAIL", cl.NOT_RUN
@@ -36,16 +37,6 @@ REPORT_COLUMNS = [
     "detail",
 ]
 VERDICT_ORDER = [PASS, FAIL, cl.HOLDS, cl.FAILS, cl.INCONCLUSIVE, NOT_RUN]
-# metric in paper/reported -> (estimate, interval low, interval high) columns of its table
-METRIC_COLUMNS = {
-    "top1": ("mean", "ci_low", "ci_high"),
-    "gain_over_ste_pp": ("gain_over_ste", "gain_ci_low", "gain_ci_high"),
-    "never_flipped_last_pct": (
-        "never_flipped_last",
-        "never_flipped_last_ci_low",
-        "never_flipped_last_ci_high",
-    ),
-}
 DEFAULT_TABLE = "depth_scaling"
 
 
@@ -91,7 +82,8 @@ def number_row(r: pd.Series, tables: cl.Tables, tol: float, table_name: str | No
         return row | {"verdict": NOT_RUN, "detail": f"no table reproduces paper '{r['paper']}'"}
     table = tables.get(table_name)
     cell = find_number_cell(table, r)
-    columns = METRIC_COLUMNS.get(r["metric"])
+    # the (estimate, interval) columns that reproduce the metric, as the table's definition says
+    columns = outputs.table(table_name).metrics.get(r["metric"])
     if columns is None or (table is not None and columns[0] not in table):
         return row | {"verdict": NOT_RUN, "detail": f"metric {r['metric']} is not tabulated"}
     if cell is None or cell["n"] == 0:

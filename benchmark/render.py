@@ -23,7 +23,6 @@ IDENTITY_HEADERS = {
     "ordering": "Ordering",
 }
 LEFT_HEADERS = frozenset({*IDENTITY_HEADERS.values(), "Recipe", "Last layer"})
-PEER_TABLES = ("peers", "ovsw", "bop", "pabt")
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
@@ -106,23 +105,31 @@ def _rows(table: pd.DataFrame, *columns: str) -> list[tuple]:
     return list(zip(*(table[c] for c in columns), strict=True))
 
 
-def display(table: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The display frame (all strings) of a ``depth_scaling``, ``ordering`` or peer table."""
-    if name in PEER_TABLES:
-        return display_peers(table)
+def display_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The identity columns, n, mean ± std and the 95% interval of each cell (as strings)."""
     out = pd.DataFrame({h: table[c].astype(str) for c, h in IDENTITY_HEADERS.items()})
     out["n"] = table["n"].astype(int).astype(str)
     out["Top-1 (%) mean ± std"] = [fmt_mean_std(r) for _, r in table.iterrows()]
     out["95% CI"] = [fmt_interval(*i) for i in _rows(table, "ci_low", "ci_high")]
-    if name == "depth_scaling":
-        gains = _rows(table, "gain_over_ste", "gain_ci_low", "gain_ci_high")
-        out["Gain over STE [95% CI]"] = [fmt_difference(*g) for g in gains]
-        reported = _rows(table, "reported", "reported_metric")
-        out["Reported"] = [fmt_reported(v, m) for v, m in reported]
-    else:
-        out["Chance"] = [fmt(c) for c in table.chance_acc]
-        diffs = _rows(table, "diff_vs_forward", "diff_ci_low", "diff_ci_high")
-        out["Δ vs forward [95% CI]"] = [fmt_difference(*d) for d in diffs]
+    return out
+
+
+def display_depth_scaling(table: pd.DataFrame) -> pd.DataFrame:
+    """The display frame (all strings) of the depth-scaling table."""
+    out = display_cells(table)
+    gains = _rows(table, "gain_over_ste", "gain_ci_low", "gain_ci_high")
+    out["Gain over STE [95% CI]"] = [fmt_difference(*g) for g in gains]
+    out["Reported"] = [fmt_reported(v, m) for v, m in _rows(table, "reported", "reported_metric")]
+    out["Diverged"] = table["n_diverged"].astype(int).astype(str)
+    return out.reset_index(drop=True)
+
+
+def display_ordering(table: pd.DataFrame) -> pd.DataFrame:
+    """The display frame (all strings) of the ordering table."""
+    out = display_cells(table)
+    out["Chance"] = [fmt(c) for c in table.chance_acc]
+    diffs = _rows(table, "diff_vs_forward", "diff_ci_low", "diff_ci_high")
+    out["Δ vs forward [95% CI]"] = [fmt_difference(*d) for d in diffs]
     out["Diverged"] = table["n_diverged"].astype(int).astype(str)
     return out.reset_index(drop=True)
 

@@ -9,16 +9,17 @@ paper's tables. Accuracies are the fully binary network's test top-1, in percent
 - ``peers``: every method under one matched recipe, with the difference to ``ste`` (Welch
   interval), the mean training speed (steps per second, from ``result.json``) and the share
   of binary weights that never flipped sign.
-- ``ovsw``, ``bop``, ``pabt``: the peers' own tables under their own recipes; cells are keyed
-  by recipe too (a table may join a main table and an ablation under different recipes),
-  with the difference to the paper's baseline of the same recipe/dataset/arch/regime (``ste``
-  for OvSW's vanilla BNN and Bop's latent-weight Adam, the directly trained 1/1 network
+- ``peer_table`` (``ovsw``, ``bop``, ``pabt``): the peers' own tables under their own recipes;
+  cells are keyed by recipe too (a table may join a main table and an ablation under different
+  recipes), with the difference to the paper's baseline of the same recipe/dataset/arch/regime
+  (``ste`` for OvSW's vanilla BNN and Bop's latent-weight Adam, the directly trained 1/1 network
   ``pabt_1x1`` for PaBT) and the papers' reported top-1 and never-flipped share.
+
+Which builder makes which table, with which baseline, is each table's definition
+(``benchmark.outputs``).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,17 @@ VARIANT_ORDER = (
     "pabt",
 )
 ORDERING_ORDER = ("forward", "reverse", "global", "random", "none")
-REPORTED_METRICS = {"gain_over_ste_pp": "gain_over_ste", "top1": "mean"}
-PEER_BASELINES = {"peers": "ste", "ovsw": "ste", "bop": "ste", "pabt": "pabt_1x1"}
+# metric of paper/reported -> the (estimate, interval low, interval high) columns reproducing it
+TOP1 = ("mean", "ci_low", "ci_high")
+DEPTH_METRICS = {"top1": TOP1, "gain_over_ste_pp": ("gain_over_ste", "gain_ci_low", "gain_ci_high")}
+PEER_METRICS = {
+    "top1": TOP1,
+    "never_flipped_last_pct": (
+        "never_flipped_last",
+        "never_flipped_last_ci_low",
+        "never_flipped_last_ci_high",
+    ),
+}
 FLIP_STATS = ("never_flipped", "never_flipped_last")
 PEER_KEYS = ["recipe", *CELL_KEYS]
 PEER_COLUMNS = [
@@ -159,7 +169,7 @@ def reported_lookup(reported: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     if "variant" not in reported:
         reported = reported.assign(variant=reported["method"])
-    usable = reported[reported["metric"].isin(list(REPORTED_METRICS))]
+    usable = reported[reported["metric"].isin(list(DEPTH_METRICS))]
     usable = usable.rename(columns={"value": "reported", "metric": "reported_metric"})
     usable = usable.drop_duplicates(subset=columns[:4], keep="first")
     return usable[columns].astype({"reported": float})
@@ -270,28 +280,7 @@ def peer_table(
     return sort_cells(out[PEER_COLUMNS])
 
 
-def peers(runs: pd.DataFrame, reported: pd.DataFrame | None = None) -> pd.DataFrame:
+def peers(runs: pd.DataFrame, reported: pd.DataFrame | None = None, baseline: str = BASELINE) -> pd.DataFrame:
     """The peers table: every method under one matched recipe (refuses mixed recipes)."""
     check_single_recipe(runs, "peers")
-    return peer_table(runs, reported, PEER_BASELINES["peers"])
-
-
-def own_table(name: str) -> Callable[[pd.DataFrame, pd.DataFrame | None], pd.DataFrame]:
-    """The builder of a peer's own table (``ovsw``, ``bop``, ``pabt``): recipes may be mixed."""
-
-    def build(runs: pd.DataFrame, reported: pd.DataFrame | None = None) -> pd.DataFrame:
-        return peer_table(runs, reported, PEER_BASELINES[name])
-
-    build.__name__ = name
-    build.__doc__ = f"The {name} table under its own recipes (baseline {PEER_BASELINES[name]})."
-    return build
-
-
-BUILDERS = {
-    "depth_scaling": depth_scaling,
-    "ordering": ordering,
-    "peers": peers,
-    "ovsw": own_table("ovsw"),
-    "bop": own_table("bop"),
-    "pabt": own_table("pabt"),
-}
+    return peer_table(runs, reported, baseline)

@@ -357,6 +357,10 @@ CONFIG_CASES = {
         lambda c: _rename_variant(c, "stompp", "StoMPP"),
         ["variants.StoMPP: variant 'StoMPP' cannot name a run directory", "'stompp'"],
     ),
+    "config-unknown-table": (
+        lambda c: c["tables"].update(depth=c["tables"]["depth_scaling"]),
+        ["tables.depth: unknown table 'depth'", "Did you mean 'depth_scaling'?", "Valid tables:"],
+    ),
     "config-unknown-ordering": (
         lambda c: c["tables"]["ordering"].update(orderings=["sideways"]),
         ["'sideways'", "orderings"],

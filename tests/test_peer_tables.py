@@ -12,6 +12,7 @@ import pytest
 
 from benchmark import aggregate, render, tables
 from benchmark.errors import UserError
+from benchmark.outputs import TABLES
 from benchmark.reporting import build_table, read_reported
 from tests.test_tables import row, run_dir, write_run
 
@@ -115,7 +116,7 @@ def ovsw_runs(tmp_path: Path) -> list[Path]:
 
 def test_ovsw_table_mixes_recipes_and_compares_within_each(ovsw_runs: list[Path]) -> None:
     reported = read_reported(REPORTED)
-    table = tables.BUILDERS["ovsw"](aggregate.with_flip_metrics(aggregate.read_runs(ovsw_runs)), reported)
+    table = TABLES.get("ovsw").build(aggregate.with_flip_metrics(aggregate.read_runs(ovsw_runs)), reported)
     assert list(zip(table.recipe, table.variant, strict=True)) == [
         ("ovsw_ablation", "ste"),
         ("ovsw_ablation", "ovsw"),
@@ -152,15 +153,15 @@ def test_bop_and_pabt_tables_use_their_papers_baselines(tmp_path: Path) -> None:
                 )
             )
     runs = aggregate.with_flip_metrics(aggregate.read_runs(paths))
-    bop = tables.BUILDERS["bop"](runs[runs.recipe == "bop_cifar"])
+    bop = TABLES.get("bop").build(runs[runs.recipe == "bop_cifar"], None)
     assert row(bop, variant="bop")["diff"] == pytest.approx(1.0) and set(bop.baseline) == {"ste"}
-    pabt = tables.BUILDERS["pabt"](runs[runs.recipe == "pabt_cifar"])
+    pabt = TABLES.get("pabt").build(runs[runs.recipe == "pabt_cifar"], None)
     assert list(pabt.variant) == ["pabt_1x1", "pabt_random", "pabt"]
     assert row(pabt, variant="pabt")["diff"] == pytest.approx(2.5) and set(pabt.baseline) == {"pabt_1x1"}
 
 
 def test_peer_rendering(peer_runs: list[Path]) -> None:
-    shown = render.display(peers_table(peer_runs), "peers")
+    shown = TABLES.get("peers").display(peers_table(peer_runs))
     assert list(shown.columns)[:2] == ["Recipe", "Dataset"]
     md = render.markdown(shown, "Table: peers")
     header = md.splitlines()[2]

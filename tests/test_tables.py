@@ -11,6 +11,7 @@ import pytest
 
 from benchmark import aggregate, render, tables
 from benchmark.errors import UserError
+from benchmark.outputs import TABLES
 from benchmark.reporting import build_table
 
 ORDERED = {"stompp", "stompp_ste", "hybrid", "reverse_hybrid"}
@@ -265,7 +266,7 @@ def test_mixed_recipes_are_refused(tmp_path: Path) -> None:
 
 def test_renderings_show_mean_std_interval_and_not_run(depth_runs: list[Path]) -> None:
     table = tables.depth_scaling(aggregate.read_runs(depth_runs))
-    shown = render.display(table, "depth_scaling")
+    shown = TABLES.get("depth_scaling").display(table)
     md = render.markdown(shown, "Table: depth_scaling")
     assert md.startswith("# Table: depth_scaling")
     assert "| resnet18 | bnn | ste | none | 3 | 62.00 ± 2.00 | [57.03, 66.97] |" in md

@@ -20,7 +20,7 @@ check and the one driver), :mod:`~benchmark.claims.stompp`,
 :mod:`~benchmark.claims.loader` (claims.yaml).
 """
 
-from benchmark.claims.cells import TABLE_NAMES, Tables, find_cell, peer_cell, peer_scopes, scopes
+from benchmark.claims.cells import Tables, find_cell, peer_cell, peer_scopes, scopes
 from benchmark.claims.check import Check, Scope
 from benchmark.claims.compare import compare_greater, compare_within, near_value, share_above, share_ratio
 from benchmark.claims.loader import CHECKS, Claim, build_params, load_claims, parse_claim
@@ -48,7 +48,6 @@ __all__ = [
     "INCONCLUSIVE",
     "NAN",
     "NOT_RUN",
-    "TABLE_NAMES",
     "AtLeast",
     "Beats",
     "Check",

@@ -6,14 +6,11 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-# The names a claim may read (the tables, and "trajectories", the figure's per-epoch data);
-# the only list of them in this package.
-TABLE_NAMES = ("depth_scaling", "ordering", "trajectories", "peers", "ovsw", "bop", "pabt")
-
 
 class Tables(dict[str, pd.DataFrame | None]):
-    """The aggregated inputs a claim may read, by name (see :data:`TABLE_NAMES`): a
-    DataFrame, or None (or no entry) where the file was not produced.
+    """The aggregated inputs a claim may read, by name (the registered tables and the data of
+    the judged figures, ``benchmark.outputs.claim_inputs``): a DataFrame, or None (or no entry)
+    where the file was not produced.
 
     ``Tables(depth_scaling=df)`` has the depth-scaling table and no other.
     """

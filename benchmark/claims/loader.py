@@ -9,13 +9,14 @@ from pathlib import Path
 
 import yaml
 
-from benchmark.claims.cells import TABLE_NAMES, Tables
+from benchmark.claims.cells import Tables
 from benchmark.claims.check import Check
 from benchmark.claims.peers import AtLeast, Beats, Components, Convergence, SilentWeights
 from benchmark.claims.sawtooth import Sawtooth
 from benchmark.claims.stompp import Collapse, GainGrowsWithDepth, GlobalFreezing, OrderInsensitive, Ranking
 from benchmark.claims.verdicts import Outcome
 from benchmark.errors import UserError
+from benchmark.outputs import claim_inputs
 
 CHECKS: dict[str, type[Check]] = {
     "gain_grows_with_depth": GainGrowsWithDepth,
@@ -63,10 +64,12 @@ def _convert(value: object, type_name: str, where: str) -> object:
 
 
 def build_params(
-    cls: type[Check], mapping: dict, claim_id: str, tables: Collection[str] = TABLE_NAMES
+    cls: type[Check], mapping: dict, claim_id: str, tables: Collection[str] | None = None
 ) -> Check:
     """A check (its frozen parameter dataclass) from its YAML mapping; every field required,
-    and a ``table`` parameter must be one of ``tables``."""
+    and a ``table`` parameter must be one of ``tables`` (default: every input a claim may read,
+    :func:`benchmark.outputs.claim_inputs`)."""
+    tables = claim_inputs() if tables is None else tables
     fields = {f.name: f.type for f in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - set(fields))
     missing = sorted(set(fields) - set(mapping))
@@ -81,9 +84,9 @@ def build_params(
     return params
 
 
-def parse_claim(entry: dict, tables: Collection[str] = TABLE_NAMES) -> Claim:
+def parse_claim(entry: dict, tables: Collection[str] | None = None) -> Claim:
     """One claims.yaml entry (id, check, description, params) as a :class:`Claim`; ``tables``:
-    the names a claim's ``table`` may take."""
+    the names a claim's ``table`` may take (default: :func:`benchmark.outputs.claim_inputs`)."""
     if not isinstance(entry, dict) or not {"id", "check", "description"} <= set(entry):
         raise UserError(f"each claim needs 'id', 'check', 'description' and 'params': {entry!r}")
     if entry["check"] not in CHECKS:
@@ -92,9 +95,11 @@ def parse_claim(entry: dict, tables: Collection[str] = TABLE_NAMES) -> Claim:
     return Claim(str(entry["id"]), entry["check"], str(entry["description"]), params)
 
 
-def load_claims(path: Path, tables: Collection[str] = TABLE_NAMES) -> tuple[list[Claim], dict]:
+def load_claims(path: Path, tables: Collection[str] | None = None) -> tuple[list[Claim], dict]:
     """The claims and the ``numbers`` settings (e.g. tolerance_pp) of a claims.yaml; ``tables``:
-    the table names that claims and ``numbers.tables`` may name."""
+    the table names that claims and ``numbers.tables`` may name (default: every input a claim may
+    read, :func:`benchmark.outputs.claim_inputs`)."""
+    tables = claim_inputs() if tables is None else tables
     if not Path(path).exists():
         raise UserError(f"claims file not found: {path}")
     doc = yaml.safe_load(Path(path).read_text()) or {}

@@ -1,0 +1,262 @@
+"""The tables and figures the suite regenerates, each defined once.
+
+A definition is everything about one output that the rest of the suite reads: its name
+(``results/table_<name>.csv``, ``bnnbench table <name>``), a one-line description (CLI help,
+config checks), its builder (a pure function of the runs and the papers' reported numbers),
+how it is displayed in Markdown and LaTeX and the note printed under it, where it stands in
+listings, and which of the papers' reported metrics it can judge (the columns the regression
+report reads). The reporting (``benchmark.reporting``), the regression report, the claims'
+view of the tables, the CLI and the config checks all derive from :data:`TABLES` and
+:data:`FIGURES`: a new table is one definition here (with its builder and display), and it
+needs no other file to be built, rendered, listed and judged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping, Sequence
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from benchmark import aggregate, figures, render, tables
+from benchmark.errors import UserError
+from methods.registry import Registry, UnknownNameError
+
+Builder = Callable[[pd.DataFrame, pd.DataFrame | None], pd.DataFrame]
+Metrics = Mapping[str, tuple[str, str, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class TableDef:
+    """One table: built from the runs (``build(runs, reported)``), displayed (``display(table)``:
+    a frame of strings), explained (``note``), ordered among the tables (``order``).
+
+    ``metrics`` maps a metric of ``paper/reported`` to the (estimate, interval low, interval
+    high) columns of this table that reproduce it; ``flips``: the builder reads the runs' final
+    flip statistics (``aggregate.with_flip_metrics``); ``baseline``: the variant the table
+    compares with, if any.
+    """
+
+    name: str
+    description: str
+    build: Builder
+    display: Callable[[pd.DataFrame], pd.DataFrame]
+    note: str
+    order: int
+    metrics: Metrics = dataclasses.field(default_factory=dict)
+    flips: bool = False
+    baseline: str | None = None
+
+    @property
+    def file(self) -> str:
+        """The table's file name in the results directory."""
+        return f"table_{self.name}.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureDef:
+    """One figure: its per-epoch data read from the runs (``read(runs)``, written beside it as
+    ``<name>.csv``) and drawn (``draw(data, variants)``; ``variants`` None: the defaults).
+
+    ``judged``: the claims read the figure's data (the sawtooth claim reads the trajectories).
+    """
+
+    name: str
+    description: str
+    read: Callable[[pd.DataFrame], pd.DataFrame]
+    draw: Callable[[pd.DataFrame, Sequence[str] | None], Figure]
+    order: int
+    judged: bool = False
+
+    @property
+    def data_file(self) -> str:
+        """The file of the figure's data, beside the figure."""
+        return f"{self.name}.csv"
+
+
+TABLES: Registry[TableDef] = Registry("table")
+FIGURES: Registry[FigureDef] = Registry("figure")
+
+
+def register_table(definition: TableDef) -> TableDef:
+    TABLES.add(definition.name, definition)
+    return definition
+
+
+def register_figure(definition: FigureDef) -> FigureDef:
+    FIGURES.add(definition.name, definition)
+    return definition
+
+
+def table(name: str) -> TableDef:
+    """The definition of table ``name``; UserError listing the tables (in display order)."""
+    if name not in TABLES:
+        raise UserError(str(UnknownNameError("table", name, [t.name for t in tables_in_order()])))
+    return TABLES.get(name)
+
+
+def figure(name: str) -> FigureDef:
+    """The definition of figure ``name``; UserError listing the figures (in display order)."""
+    if name not in FIGURES:
+        raise UserError(str(UnknownNameError("figure", name, [f.name for f in figures_in_order()])))
+    return FIGURES.get(name)
+
+
+def tables_in_order() -> list[TableDef]:
+    """Every registered table, in display order."""
+    return sorted((TABLES.get(n) for n in TABLES), key=lambda d: (d.order, d.name))
+
+
+def figures_in_order() -> list[FigureDef]:
+    """Every registered figure, in display order."""
+    return sorted((FIGURES.get(n) for n in FIGURES), key=lambda d: (d.order, d.name))
+
+
+def claim_inputs() -> list[str]:
+    """The names a claim may read: every table, then the data of every judged figure."""
+    return [t.name for t in tables_in_order()] + [f.name for f in figures_in_order() if f.judged]
+
+
+def listing(kind: str) -> str:
+    """``name: description`` of every table or figure, one per line, for the CLI's help."""
+    defs: list[TableDef] | list[FigureDef] = tables_in_order() if kind == "table" else figures_in_order()
+    return "\n".join(f"{d.name}: {d.description}" for d in defs)
+
+
+# --------------------------------------------------------------------------- the StoMPP paper
+
+_ACCURACY = (
+    "Top-1 test accuracy (%) of the fully binary network over seeds: mean ± sample std and 95% t-interval"
+)
+
+register_table(
+    TableDef(
+        name="depth_scaling",
+        description="accuracy of each method as ResNets get deeper, per dataset and regime, with "
+        "the gain over STE (the StoMPP paper's central table)",
+        build=tables.depth_scaling,
+        display=render.display_depth_scaling,
+        note=f"{_ACCURACY}; gain over the STE cell of the same dataset/arch/regime with its 95% "
+        "Welch interval; Reported: the paper's number (gain or top-1). NOT RUN: no finished run. "
+        "Diverged runs count at chance accuracy.",
+        order=10,
+        metrics=tables.DEPTH_METRICS,
+        baseline=tables.BASELINE,
+    )
+)
+register_table(
+    TableDef(
+        name="ordering",
+        description="StoMPP under each layer ordering, per regime, on ResNet-18 and the deepest ResNet",
+        build=lambda runs, reported: tables.ordering(runs),
+        display=render.display_ordering,
+        note=f"{_ACCURACY}; Δ vs forward: difference to the forward ordering of the same variant "
+        "with its 95% Welch interval. NOT RUN: no finished run.",
+        order=20,
+    )
+)
+
+# --------------------------------------------------------------------------- the peers
+
+
+def _peer_note(baseline: str) -> str:
+    return (
+        f"{_ACCURACY}; Δ: difference to the {baseline} cell of the same recipe/dataset/arch/regime "
+        "with its 95% Welch interval; Steps/s: mean training steps per second over the runs (from "
+        "result.json; compare within one machine only); Never flipped: share of binary weights "
+        "whose sign never changed during training, at the end, over all binary layers and in the "
+        "last binary layer (mean [95% t-interval]). NOT RUN: no finished run. Diverged runs count "
+        "at chance accuracy."
+    )
+
+
+def _peer_table(
+    name: str, description: str, intro: str, baseline: str, order: int, outro: str = "", matched: bool = False
+) -> TableDef:
+    """A peer table: cells keyed by recipe too, the difference to ``baseline``, flip statistics;
+    ``matched``: one recipe for every cell (the aggregator refuses a mix)."""
+    build = functools.partial(tables.peers if matched else tables.peer_table, baseline=baseline)
+    return TableDef(
+        name=name,
+        description=description,
+        build=build,
+        display=render.display_peers,
+        note=f"{intro}{_peer_note('STE' if matched else baseline)}{outro}",
+        order=order,
+        metrics=tables.PEER_METRICS,
+        flips=True,
+        baseline=baseline,
+    )
+
+
+register_table(
+    _peer_table(
+        "peers",
+        "every method (StoMPP, its hybrids, OvSW, Bop, PaBT, STE, full precision) under one matched "
+        "recipe, with the difference to STE and the training speed",
+        "Every method under one matched recipe. ",
+        "ste",
+        30,
+        matched=True,
+    )
+)
+register_table(
+    _peer_table(
+        "ovsw",
+        "OvSW's own tables under its published recipes: Table 1, the Table 3 component ablation and "
+        "the convergence rows (a recipe with half the epochs, named <recipe>_half)",
+        "OvSW (seed 001) under its own recipes: Table 1, the Table 3 component ablation (ste = vanilla "
+        "BNN) and the Sec. 5.3 convergence rows (recipe *_half). ",
+        "ste",
+        40,
+        " Reported: OvSW's top-1 and never-flipped share (Fig. 1, layer4.conv2).",
+    )
+)
+register_table(
+    _peer_table(
+        "bop",
+        "Bop against latent-weight training with Adam and STE, under Bop's recipe",
+        "Bop (seed 003) Sec. 5.2: Bop against latent-weight training with Adam and STE (ste) under "
+        "Bop's recipe. ",
+        "ste",
+        50,
+        " Reported: the paper's top-1.",
+    )
+)
+register_table(
+    _peer_table(
+        "pabt",
+        "PaBT (importance pruning of a 3/3 multi-bit network down to 1/1) against random pruning "
+        "and direct 1/1 training with Bop, under PaBT's recipe",
+        "PaBT (seed 004): importance pruning (pabt) and random pruning (pabt_random) of a 3/3 network "
+        "down to 1/1, against the 1/1 network trained directly with Bop (pabt_1x1). ",
+        "pabt_1x1",
+        60,
+        " Reported: the paper's top-1.",
+    )
+)
+
+# --------------------------------------------------------------------------- figures
+
+register_figure(
+    FigureDef(
+        name="trajectories",
+        description="test accuracy as trained per epoch, STE vs StoMPP, one panel per depth",
+        read=aggregate.read_trajectories,
+        draw=lambda data, variants: figures.trajectory_figure(data, variants or figures.DEFAULT_VARIANTS),
+        order=10,
+        judged=True,
+    )
+)
+register_figure(
+    FigureDef(
+        name="silent_weights",
+        description="share of binary weights whose sign never flipped, per epoch, STE vs OvSW, over "
+        "all binary layers and in the last binary layer (OvSW's Figure 1)",
+        read=aggregate.read_silent_weights,
+        draw=lambda data, variants: figures.silent_weights_figure(data, variants or figures.SILENT_VARIANTS),
+        order=20,
+    )
+)
