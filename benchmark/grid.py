@@ -323,10 +323,10 @@ def check_registries(config: Config) -> None:
             with _naming(axis):
                 check_name(axis.removesuffix("s"), name)
                 registry.get(name)
-    for section, outputs_of in (("tables", outputs.TABLES), ("figures", outputs.FIGURES)):
+    for section, definition in (("tables", outputs.table), ("figures", outputs.figure)):
         for name in config[section]:
             with _naming(f"{section}.{name}"):
-                outputs_of.get(name)
+                definition(name)
     runs = all_runs(config)
     for variant, settings in config["variants"].items():
         with _naming(f"variants.{variant}"):

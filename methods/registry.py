@@ -18,7 +18,7 @@ class UnknownNameError(KeyError):
     """A name that is not registered; the message lists the valid names and the closest one."""
 
     def __init__(self, kind: str, name: str, valid: list[str]) -> None:
-        close = difflib.get_close_matches(name, valid, n=1)
+        close = difflib.get_close_matches(name, valid, n=1) or [v for v in valid if v.startswith(name)][:1]
         hint = f" Did you mean '{close[0]}'?" if close else ""
         self.message = f"unknown {kind} '{name}'.{hint} Valid {kind}s: {', '.join(valid)}"
         super().__init__(self.message)
