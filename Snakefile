@@ -10,12 +10,14 @@ in `benchmark/grid.py` and the training in the `bnnbench` CLI that the rules cal
 
 from snakemake.utils import min_version, validate
 
-from benchmark import grid, identity
+from benchmark import configs, grid, identity
 
 min_version("9.0")
 
 
-configfile: "workflows/config/default.yaml"
+# the complete default, from the repository wherever Snakemake starts; a --configfile is laid
+# over it (mappings merged, other values replaced): smoke.yaml and paper.yaml are such overlays
+configfile: str(configs.DEFAULT)
 
 
 grid.refuse_derived_keys(config)

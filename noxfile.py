@@ -20,20 +20,6 @@ import nox
 ROOT = Path(__file__).parent
 INSTALL = 'python3 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e ".[dev]"'
 SMOKE_CONFIG = ROOT / "workflows" / "config" / "smoke.yaml"
-SMOKE_TARGETS = (
-    "results/table_depth_scaling.csv",
-    "results/table_ordering.csv",
-    "results/table_peers.csv",
-    "results/table_ovsw.csv",
-    "results/table_bop.csv",
-    "results/table_pabt.csv",
-    "results/fig_trajectories.pdf",
-    "results/fig_trajectories.png",
-    "results/fig_silent_weights.pdf",
-    "results/fig_silent_weights.png",
-    "results/regression_report.csv",
-    "results/regression_report.md",
-)
 
 nox.options.sessions = ["lint", "tests"]
 
@@ -85,14 +71,17 @@ def lint(session: nox.Session) -> None:
 def smoke(session: nox.Session) -> None:
     """The whole workflow on the smoke config, in a temporary directory (results/ untouched)."""
     _require_bnnbench(session)
+    from benchmark import configs
+
     keep = "--keep" in session.posargs
+    targets = configs.targets(configs.load(SMOKE_CONFIG))  # every table, figure and the report
     workdir = Path(tempfile.mkdtemp(prefix="bnnbench-smoke-"))
     try:
         session.run(*_snakemake(workdir, SMOKE_CONFIG), "--cores", "2", "all")
-        missing = [t for t in SMOKE_TARGETS if not (workdir / t).is_file()]
+        missing = [t for t in targets if not (workdir / t).is_file()]
         if missing:
             session.error(f"the smoke workflow did not produce {missing} in {workdir}")
-        session.log(f"smoke OK: {len(SMOKE_TARGETS)} targets in {workdir}")
+        session.log(f"smoke OK: {len(targets)} targets in {workdir}")
     finally:
         if keep:
             session.log(f"kept {workdir}")
@@ -137,13 +126,13 @@ SLURM_PACKAGES = ("slurm-wlm", "munge")
 def slurm(session: nox.Session) -> None:
     """The smoke grid on a one-node SLURM cluster through the SLURM profile, then a requeue.
 
-    Starts munged, slurmctld and slurmd in a temporary directory (``tests/local_slurm.py``;
+    Starts munged, slurmctld and slurmd in a temporary directory (``tools/local_slurm.py``;
     installs the Debian packages first if they are missing and apt-get can), runs ``all``
     on the smoke config with ``--profile workflows/profiles/slurm`` and checks every target
     and that every run is ``ok``. Then the requeue test: the grid again in a fresh
     directory, checkpointing every step; one running ``train`` job is requeued with
     ``scontrol requeue``; the seconds until it trains again are printed and its records
-    must equal the uninterrupted run's (``tests/slurm_checks.py``). The daemons are always
+    must equal the uninterrupted run's (``tools/slurm_checks.py``). The daemons are always
     stopped. ``-- --keep`` keeps the temporary directory.
     """
     _require_bnnbench(session)
@@ -161,14 +150,14 @@ def slurm(session: nox.Session) -> None:
         session.env.update(cluster.environment())
         grid_dir, requeue_dir = base / "grid", base / "requeue"
         session.run(*_slurm_snakemake(grid_dir, SMOKE_CONFIG), "all")
-        session.run("python", "-m", "tests.slurm_checks", "grid", str(grid_dir), str(SMOKE_CONFIG))
+        session.run("python", "-m", "tools.slurm_checks", "grid", str(grid_dir), str(SMOKE_CONFIG))
         every_step = base / "checkpoint_every_step.yaml"
         every_step.write_text("checkpoint: {seconds: 0, steps: 1}\n")
         configs = (SMOKE_CONFIG, every_step)
         session.run(
             "python",
             "-m",
-            "tests.slurm_checks",
+            "tools.slurm_checks",
             "requeue",
             "--workdir",
             str(requeue_dir),
@@ -191,10 +180,10 @@ def slurm(session: nox.Session) -> None:
 
 
 def _require_slurm(session: nox.Session):
-    """``tests.local_slurm``, once SLURM and munge are installed; skip (saying why) if they cannot be."""
+    """``tools.local_slurm``, once SLURM and munge are installed; skip (saying why) if they cannot be."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests import local_slurm
+    from tools import local_slurm
 
     if local_slurm.missing_programs() and shutil.which("apt-get") and os.geteuid() == 0:
         session.log(f"installing {' '.join(SLURM_PACKAGES)} with apt-get")

@@ -25,7 +25,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from benchmark import checkpoint, grid
+from benchmark import checkpoint, configs, grid
 from benchmark.cli import OFFLINE_ENV, main
 from tests.cifar_files import write_batch, write_cifar10
 
@@ -307,7 +307,7 @@ def test_checkpoint_from_a_different_config_is_refused(
 
 # -- workflow configs: the schema, then grid.check_config ----------------------------------
 def smoke() -> dict:
-    return yaml.safe_load(SMOKE.read_text())
+    return configs.load(SMOKE)
 
 
 def _rename_variant(config: dict, old: str, new: str) -> None:
@@ -343,7 +343,7 @@ CONFIG_CASES = {
     ),
     "config-unknown-recipe": (
         lambda c: c.update(recipe="paper"),
-        ["recipe: 'paper' is not in recipes (has ['smoke'"],
+        ["recipe: 'paper' is not in recipes (has [", "'smoke', 'smoke_bop', 'smoke_half'"],
     ),
     "config-bad-hyperparameter": (
         lambda c: c["variants"]["stompp"].update(set={"freeze_end": 2}),

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 import methods
-from benchmark import facts, grid
+from benchmark import configs, facts, grid
 from benchmark.facts import MethodFacts
 from methods.catalog import METHODS
 from methods.config import MethodConfig, hp
@@ -61,7 +60,7 @@ def test_the_exported_facts_equal_the_declarations(tmp_path: Path, plugin: type[
 
 
 def test_a_plugin_method_is_crossed_with_its_own_orderings(plugin: type[Method]) -> None:
-    config = yaml.safe_load((CONFIGS / "default.yaml").read_text())
+    config = configs.shipped("default")
     config["variants"]["mine"] = {"method": Sweep.name}
     config["tables"]["ordering"]["variants"] = ["stompp", "mine"]
     runs = grid.section_runs(config, "tables", "ordering")
@@ -78,8 +77,8 @@ def test_an_unknown_method_is_named_with_the_valid_ones() -> None:
 def test_the_grid_reads_the_facts_without_importing_torch(tmp_path: Path) -> None:
     facts.cached(tmp_path)
     code = (
-        "import sys, yaml; from benchmark import grid; "
-        f"config = yaml.safe_load(open({str(CONFIGS / 'paper.yaml')!r})); "
+        "import sys; from benchmark import configs, grid; "
+        "config = configs.shipped('paper'); "
         "runs = grid.all_runs(config); "
         "assert len(runs) > 900, len(runs); "
         "assert 'torch' not in sys.modules, 'torch imported'"

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from benchmark import grid
+from benchmark import configs, grid
 from benchmark.identity import RunId
-from tests.slurm_checks import merge_configs
 
-CONFIGS = Path(__file__).resolve().parents[1] / "workflows" / "config"
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "workflows" / "config"
 
 
 def load(name: str) -> dict:
-    return yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    """A shipped config as the workflow sees it: laid over the default."""
+    return configs.shipped(name)
 
 
 @pytest.fixture
@@ -278,7 +280,7 @@ def test_paper_config_covers_the_full_grid():
     assert {r.regime for r in runs} == {"fp", "bnn", "bwn"}
     assert {r.ordering for r in runs} == {"forward", "reverse", "global", "random", "none"}
     assert {r.seed for r in runs} == {0, 1, 2, 3, 4}
-    assert {r.recipe for r in runs} == set(config["recipes"])
+    assert {r.recipe for r in runs} == set(configs.read(CONFIGS / "paper.yaml")["recipes"])
     epochs = {name: recipe["epochs"] for name, recipe in config["recipes"].items()}
     assert (epochs["ovsw_cifar"], epochs["ovsw_ablation"], epochs["ovsw_ablation_half"]) == (600, 120, 60)
     bop = config["recipes"]["bop_cifar"]
@@ -298,14 +300,34 @@ def test_method_regimes_agree_with_the_method_registry():
                 assert set(grid.supported_regimes(config, variant)) == set(cls.regimes), variant
 
 
+def _restated(overlay: dict, default: dict, where: str = "") -> list[str]:
+    """Keys of ``overlay`` that only repeat ``default`` (a mapping is compared key by key)."""
+    found = []
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(default.get(key), dict):
+            found += _restated(value, default[key], f"{where}{key}.")
+        elif key in default and default[key] == value:
+            found.append(f"{where}{key}")
+    return found
+
+
 @pytest.mark.parametrize("name", ["smoke", "paper"])
-def test_shipped_config_has_the_same_runs_alone_and_laid_over_the_default(name):
-    """Run from the repository root, Snakemake loads default.yaml and merges ``--configfile``
-    over it (mappings merged); from another directory it loads only the given file. A key the
-    default sets in a section (e.g. a table's ``seeds``) must not change the grid."""
-    alone = load(name)
-    merged = merge_configs(load("default"), alone)
-    assert grid.all_runs(merged) == grid.all_runs(alone)
-    for section in grid.SECTIONS:
-        for table in alone[section]:
-            assert grid.section_runs(merged, section, table) == grid.section_runs(alone, section, table)
+def test_shipped_overlays_state_only_what_differs_from_the_default(name):
+    """smoke.yaml and paper.yaml are laid over default.yaml (mappings merged): a key that
+    repeats the default is a second copy of a fact, and a default changed later would not reach
+    the overlay's readers."""
+    assert _restated(configs.read(CONFIGS / f"{name}.yaml"), configs.read(configs.DEFAULT)) == []
+    assert configs.read(configs.DEFAULT) == load("default")
+
+
+@pytest.mark.workflow
+def test_the_default_is_found_wherever_snakemake_starts(tmp_path):
+    """The Snakefile loads the default from its own directory: a dry run started elsewhere
+    with only ``--configfile smoke.yaml`` has the smoke grid (laid over the default)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--dry-run", "all"]
+    cmd += ["--configfile", str(CONFIGS / "smoke.yaml")]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    jobs = dict(line.split() for line in proc.stdout.splitlines() if line.startswith(("train ", "table ")))
+    assert int(jobs["train"]) == len(grid.all_runs(load("smoke"))) == 44
+    assert int(jobs["table"]) == len(load("smoke")["tables"])

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from benchmark import grid
+from benchmark import configs, grid
 from benchmark.errors import UserError
 from benchmark.identity import RunId, pattern
 
@@ -16,7 +15,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "workflows" / "config"
 
 @pytest.mark.parametrize("name", ["default", "smoke", "paper"])
 def test_every_run_of_a_shipped_config_round_trips_through_its_directory(name: str) -> None:
-    config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    config = configs.shipped(name)
     runs = grid.all_runs(config)
     assert len(runs) > 10
     for run in runs:

@@ -1,6 +1,6 @@
 """The SLURM profile and what ``nox -s slurm`` builds on, without a cluster (fast, pure).
 
-The cluster itself (``tests/local_slurm.py``) and the requeue test run in ``nox -s slurm``.
+The cluster itself (``tools/local_slurm.py``) and the requeue test run in ``nox -s slurm``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from snakemake.exceptions import WorkflowError
 from snakemake.profiles import ProfileConfigFileParser
 from snakemake.utils import validate
 
-from benchmark import grid
+from benchmark import configs, grid
 from benchmark.errors import UserError
 from benchmark.identity import RunId
-from tests import local_slurm, slurm_checks
+from tools import local_slurm, slurm_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "workflows" / "profiles" / "slurm" / "config.yaml"
@@ -29,7 +29,8 @@ SITE_VARS = ("BNNBENCH_SLURM_PARTITION", "BNNBENCH_SLURM_ACCOUNT", "BNNBENCH_SLU
 
 
 def load(name: str) -> dict:
-    return yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    """A shipped config as the workflow sees it: laid over the default."""
+    return configs.shipped(name)
 
 
 def wildcards(dataset: str = "cifar10", arch: str = "resnet18") -> SimpleNamespace:
@@ -325,9 +326,9 @@ def test_run_from_directory_inverts_run_directory():
 
 
 def test_configs_merge_like_snakemake():
-    merged = slurm_checks.merge_configs({"a": {"x": 1, "y": 2}, "l": [1]}, {"a": {"y": 3}, "l": [2]})
+    merged = configs.merge({"a": {"x": 1, "y": 2}, "l": [1]}, {"a": {"y": 3}, "l": [2]})
     assert merged == {"a": {"x": 1, "y": 3}, "l": [2]}
-    config = slurm_checks.load_config(CONFIGS / "smoke.yaml")
-    targets = slurm_checks.expected_targets(config)
+    config = configs.load(CONFIGS / "smoke.yaml")
+    targets = configs.targets(config)
     assert "results/regression_report.md" in targets
     assert all(f"results/table_{name}.csv" in targets for name in config["tables"])

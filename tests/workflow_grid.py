@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from benchmark import configs
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "workflows" / "config" / "smoke.yaml"
 CONFIG_NAME = "config.yaml"  # written into the working directory
@@ -27,7 +29,7 @@ DEPTH_TABLE = "results/table_depth_scaling.csv"
 
 
 def smoke() -> dict:
-    return yaml.safe_load(SMOKE.read_text())
+    return configs.load(SMOKE)
 
 
 def small_grid() -> dict:

@@ -2,11 +2,11 @@
 
 The pure parts (config merging, expected targets, timing-free comparison of two run
 directories, SLURM job comments) are unit-tested in ``tests/test_slurm_profile.py``;
-the requeue test needs a running cluster (``tests/local_slurm.py``)::
+the requeue test needs a running cluster (``tools/local_slurm.py``)::
 
-    python -m tests.slurm_checks grid WORKDIR CONFIG...          # targets exist, every run ok
-    python -m tests.slurm_checks compare RUN_DIR REFERENCE_DIR   # equal except timings
-    python -m tests.slurm_checks requeue --workdir W --reference R -- snakemake ...
+    python -m tools.slurm_checks grid WORKDIR CONFIG...          # targets exist, every run ok
+    python -m tools.slurm_checks compare RUN_DIR REFERENCE_DIR   # equal except timings
+    python -m tools.slurm_checks requeue --workdir W --reference R -- snakemake ...
 
 The requeue test starts the given Snakemake command (the smoke grid through the SLURM
 profile, checkpointing every step), waits until a ``train`` job is RUNNING and its run
@@ -31,9 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from benchmark import grid
+from benchmark import configs, grid
 from benchmark.identity import RunId
 
 RESULT_TIMING_KEYS = frozenset({"wall_seconds", "steps_per_second", "provenance"})
@@ -45,40 +43,9 @@ CHECKPOINT = "checkpoint.pt"
 # -- configs and targets ---------------------------------------------------------------
 
 
-def merge_configs(*configs: Mapping[str, Any]) -> dict[str, Any]:
-    """Lay configs over each other the way Snakemake does: mappings merged, the rest replaced."""
-    merged: dict[str, Any] = {}
-    for config in configs:
-        _merge_into(merged, config)
-    return merged
-
-
-def _merge_into(base: dict[str, Any], over: Mapping[str, Any]) -> None:
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge_into(base[key], value)
-        elif isinstance(value, Mapping):
-            base[key] = merge_configs(value)
-        else:
-            base[key] = value
-
-
-def load_config(*paths: Path) -> dict[str, Any]:
-    """The workflow's config for ``--configfile paths...``: the default config, then each path."""
-    default = Path(__file__).resolve().parents[1] / "workflows" / "config" / "default.yaml"
-    return merge_configs(*(yaml.safe_load(Path(p).read_text()) for p in (default, *paths)))
-
-
-def expected_targets(config: Mapping[str, Any]) -> list[str]:
-    """What ``snakemake all`` makes besides the runs: tables, figures, regression report."""
-    targets = [f"results/table_{name}.csv" for name in config["tables"]]
-    targets += [f"results/fig_{name}.{ext}" for name in config["figures"] for ext in ("pdf", "png")]
-    return targets + ["results/regression_report.csv", "results/regression_report.md"]
-
-
 def check_grid(workdir: Path, config: Mapping[str, Any]) -> list[str]:
     """Problems of a finished ``all`` in ``workdir``: missing targets, runs not ``ok``, leftovers."""
-    problems = [f"missing {t}" for t in expected_targets(config) if not (workdir / t).is_file()]
+    problems = [f"missing {t}" for t in configs.targets(config) if not (workdir / t).is_file()]
     for run in grid.all_runs(config):
         path = workdir / run.result
         if not path.is_file():
@@ -326,8 +293,8 @@ def _requeue_one(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tests.slurm_checks grid|compare|requeue ...``; exit 1 on any problem."""
-    parser = argparse.ArgumentParser(prog="python -m tests.slurm_checks", description=__doc__.split("\n")[0])
+    """``python -m tools.slurm_checks grid|compare|requeue ...``; exit 1 on any problem."""
+    parser = argparse.ArgumentParser(prog="python -m tools.slurm_checks", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("grid", help="every target exists and every run finished ok")
     p.add_argument("workdir", type=Path)
@@ -344,7 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "grid":
-        return _report(check_grid(args.workdir, load_config(*args.configfiles)), f"grid OK in {args.workdir}")
+        return _report(
+            check_grid(args.workdir, configs.load(*args.configfiles)), f"grid OK in {args.workdir}"
+        )
     if args.command == "compare":
         return _report(compare_runs(args.run_dir, args.reference_dir), "runs equal except timings")
     command = args.snakemake[1:] if args.snakemake[:1] == ["--"] else args.snakemake
@@ -353,8 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = report.problems + [f"differs from the uninterrupted run: {d}" for d in report.differences]
     if report.training_again is None and not problems:
         problems.append("the requeued run was never seen training again")
-    problems += check_grid(args.workdir, load_config(*args.configfiles))
-    others = _compare_all(args.workdir, args.reference, load_config(*args.configfiles))
+    problems += check_grid(args.workdir, configs.load(*args.configfiles))
+    others = _compare_all(args.workdir, args.reference, configs.load(*args.configfiles))
     problems += others
     return _report(
         problems, f"requeue OK: requeue-to-training {report.training_again:.1f} s" if report.ok else ""
