@@ -384,12 +384,7 @@ def run(model, method, opt, steps: range) -> None:  # type: ignore[no-untyped-de
     for step in steps:
         if step % 3 == 0:
             method.start_epoch(step // 3 + 1)
-        method.before_forward(step)
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        method.after_backward(step)
-        opt.step()
-        method.after_step(step)
+        training_step(model, method, [opt], x, y, step)
 
 
 def fresh() -> tuple[torch.nn.Module, methods.Method, torch.optim.Optimizer]:

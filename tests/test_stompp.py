@@ -7,6 +7,7 @@ from torch.nn import functional as F
 import methods
 from methods.quantizers import MaskedBinarizer
 from methods.schedules import layer_fractions, schedule_value, slot_positions
+from methods.step import training_step
 from tests.tiny import batch, tiny_arch, tiny_net
 
 L, T = 4, 100
@@ -124,13 +125,7 @@ def train_steps(model: torch.nn.Module, method: methods.Method, steps: range, to
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     x, y = batch()
     for step in steps:
-        method.before_forward(step)
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        method.after_backward(step)
-        opt.step()
-        method.after_step(step)
+        training_step(model, method, [opt], x, y, step)
 
 
 def test_after_freeze_end_binary_weights_no_longer_change() -> None:
