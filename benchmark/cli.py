@@ -213,23 +213,26 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 # -- tables, figures, report -------------------------------------------------------------
-def add_table(sub: Any) -> None:
+def add_output(sub: Any, kind: str, help: str) -> argparse.ArgumentParser:
+    """The parser of ``bnnbench table`` or ``figure``: a registered name (listed in the help,
+    from ``benchmark.outputs``) and the runs it is made from."""
     from benchmark.outputs import listing
 
     p = sub.add_parser(
-        "table",
-        help="aggregate run records into one of the paper's tables",
-        epilog="tables:\n" + listing("table"),
+        kind,
+        help=help,
+        epilog=f"{kind}s:\n{listing(kind)}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("name", help="a registered table (listed below)")
+    p.add_argument("name", help=f"a registered {kind} (listed below)")
     p.add_argument(
-        "--runs",
-        nargs="*",
-        default=[],
-        type=Path,
-        help="result.json files (missing ones are NOT RUN)",
+        "--runs", nargs="*", default=[], type=Path, help="result.json files (missing ones are NOT RUN)"
     )
+    return p
+
+
+def add_table(sub: Any) -> None:
+    p = add_output(sub, "table", "aggregate run records into one of the paper's tables")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument(
         "--reported",
@@ -251,16 +254,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def add_figure(sub: Any) -> None:
-    from benchmark.outputs import listing
-
-    p = sub.add_parser(
-        "figure",
-        help="draw a paper figure from run records",
-        epilog="figures:\n" + listing("figure"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("name", help="a registered figure (listed below)")
-    p.add_argument("--runs", nargs="*", default=[], type=Path)
+    p = add_output(sub, "figure", "draw a paper figure from run records")
     p.add_argument("--out", required=True, type=Path, help="output stem (writes .pdf and .png)")
     p.add_argument("--figures-dir", type=Path, default=None)
     p.set_defaults(func=cmd_figure)

@@ -8,6 +8,7 @@ Welch interval (:func:`benchmark.stats.welch`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -53,23 +54,24 @@ def _welch(a: pd.Series, b: pd.Series) -> stats.Contrast:
 
 def compare_greater(a: pd.Series | None, b: pd.Series | None, margin: float, what: str) -> Part:
     """Part for "a > b + margin" between two table cells (rows with n, mean, std)."""
-    absent = _absent(a, b, what)
-    if absent is not None:
-        return absent
-    c = _welch(a, b)
-    verdict = greater(c.ci_low, c.ci_high, margin)
-    text = f"{cell_text(a)} - {cell_text(b)} = {interval_text(c)} vs > {margin:g}: {verdict}"
-    return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, min(int(a["n"]), int(b["n"])))
+    return _compare(a, b, what, lambda c: greater(c.ci_low, c.ci_high, margin), f"> {margin:g}")
 
 
 def compare_within(a: pd.Series | None, b: pd.Series | None, k: float, what: str) -> Part:
     """Part for "|a - b| <= k" between two table cells."""
+    return _compare(a, b, what, lambda c: within(c.ci_low, c.ci_high, k), f"within ±{k:g}")
+
+
+def _compare(
+    a: pd.Series | None, b: pd.Series | None, what: str, judge: Callable[[stats.Contrast], str], rule: str
+) -> Part:
+    """Part for a rule on the Welch interval of a - b (NOT RUN when a cell is absent or empty)."""
     absent = _absent(a, b, what)
     if absent is not None:
         return absent
     c = _welch(a, b)
-    verdict = within(c.ci_low, c.ci_high, k)
-    text = f"{cell_text(a)} - {cell_text(b)} = {interval_text(c)} vs within ±{k:g}: {verdict}"
+    verdict = judge(c)
+    text = f"{cell_text(a)} - {cell_text(b)} = {interval_text(c)} vs {rule}: {verdict}"
     return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, min(int(a["n"]), int(b["n"])))
 
 

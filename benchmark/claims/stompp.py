@@ -66,23 +66,30 @@ class GainGrowsWithDepth(Check):
 
 
 @dataclass(frozen=True)
-class Collapse(Check):
-    """S2: ``ordering`` ends within chance_margin_pp of chance and > far_below_pp under
-    ``reference``, per dataset/arch/variant."""
+class OrderingCheck(Check):
+    """A check of ``ordering`` against ``reference`` in one regime of the ordering table, per
+    dataset/arch/variant."""
 
     table: ClassVar[str] = "ordering"
     regime: str
     variants: tuple[str, ...]
     ordering: str
     reference: str
-    chance_margin_pp: float
-    far_below_pp: float
 
     def needs(self) -> str:
         return f"{'/'.join(self.variants)} ({self.regime})"
 
     def scopes(self, table: pd.DataFrame) -> list[Scope]:
         return _variant_scopes(table, self.regime, self.variants)
+
+
+@dataclass(frozen=True)
+class Collapse(OrderingCheck):
+    """S2: ``ordering`` ends within chance_margin_pp of chance and > far_below_pp under
+    ``reference``, per dataset/arch/variant."""
+
+    chance_margin_pp: float
+    far_below_pp: float
 
     def judge(self, table: pd.DataFrame, scope: Scope) -> list[Part]:
         dataset, arch, variant = scope
@@ -97,22 +104,11 @@ class Collapse(Check):
 
 
 @dataclass(frozen=True)
-class OrderInsensitive(Check):
+class OrderInsensitive(OrderingCheck):
     """S3: ``ordering`` and ``reference`` end within order_tolerance_pp of each other,
     per dataset/arch/variant."""
 
-    table: ClassVar[str] = "ordering"
-    regime: str
-    variants: tuple[str, ...]
-    ordering: str
-    reference: str
     order_tolerance_pp: float
-
-    def needs(self) -> str:
-        return f"{'/'.join(self.variants)} ({self.regime})"
-
-    def scopes(self, table: pd.DataFrame) -> list[Scope]:
-        return _variant_scopes(table, self.regime, self.variants)
 
     def judge(self, table: pd.DataFrame, scope: Scope) -> list[Part]:
         dataset, arch, variant = scope
