@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import socket
 import subprocess
@@ -64,8 +65,25 @@ def git_revision() -> str | None:
     return rev + ("+dirty" if dirty else "")
 
 
+# Environment variables that pin the CPU kernels' instruction set (ATen's dispatch, oneDNN's JIT):
+# CPU results are bit-exact on one machine but differ across instruction sets (DESIGN 9).
+ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def provenance(device: torch.device) -> dict[str, Any]:
-    """Where and with what a run was produced."""
+    """Where and with what a run was produced; for the CPU, the instruction set its kernels
+    dispatched to (``cpu_capability``: e.g. AVX2, AVX512) and the variables that pin it."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -84,4 +102,7 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "hostname": socket.gethostname(),
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_isa_pins": {name: os.environ.get(name) for name in ISA_VARIABLES},
     }

@@ -66,8 +66,23 @@ def test_a_run_writes_its_records(tmp_path: Path) -> None:
         "weight_frozen",
         "act_frozen",
     }
-    for key in ("torch", "hostname", "device", "python"):
+    for key in ("torch", "hostname", "device", "python", "cpu_model"):
         assert key in result["provenance"]
+
+
+def test_provenance_records_the_cpu_capability_and_its_pins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernels' instruction set decides CPU numbers (AVX2 and AVX-512 differ by points)."""
+    import torch
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    assert train(tmp_path / "run", "--method", "fp", "--regime", "fp") == 0
+    provenance = json.loads((tmp_path / "run" / "result.json").read_text())["provenance"]
+    assert provenance["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert provenance["cpu_capability"] in ("DEFAULT", "VSX", "Z VECTOR", "NO AVX", "AVX2", "AVX512", "SVE256")
+    assert provenance["cpu_isa_pins"] == {"ATEN_CPU_CAPABILITY": None, "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 @pytest.mark.parametrize("method", methods.method_names())
