@@ -81,7 +81,15 @@ def test_provenance_records_the_cpu_capability_and_its_pins(
     assert train(tmp_path / "run", "--method", "fp", "--regime", "fp") == 0
     provenance = json.loads((tmp_path / "run" / "result.json").read_text())["provenance"]
     assert provenance["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
-    assert provenance["cpu_capability"] in ("DEFAULT", "VSX", "Z VECTOR", "NO AVX", "AVX2", "AVX512", "SVE256")
+    assert provenance["cpu_capability"] in (
+        "DEFAULT",
+        "VSX",
+        "Z VECTOR",
+        "NO AVX",
+        "AVX2",
+        "AVX512",
+        "SVE256",
+    )
     assert provenance["cpu_isa_pins"] == {"ATEN_CPU_CAPABILITY": None, "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
