@@ -31,6 +31,7 @@ REPORT_COLUMNS = [
     "n",
     "ci_low",
     "ci_high",
+    "half_width",
     "reported",
     "tolerance",
     "verdict",
@@ -91,6 +92,7 @@ def number_row(r: pd.Series, tables: cl.Tables, tol: float, table_name: str | No
     mean, low, high = (float(cell[c]) for c in columns)
     std = float(cell["std"]) if r["metric"] == "top1" else NAN
     row |= {"mean": mean, "std": std, "n": int(cell["n"]), "ci_low": low, "ci_high": high}
+    row["half_width"] = half_width(low, high)
     if not math.isfinite(mean):
         missing = "no baseline (ste) cell" if r["metric"] == "gain_over_ste_pp" else "no value"
         return row | {"verdict": NOT_RUN, "detail": f"{missing} for {cell_name}"}
@@ -126,15 +128,26 @@ def number_rows(
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
 
+def half_width(low: float, high: float) -> float:
+    """Half the width of a 95% interval: the smallest difference its comparison could have
+    detected (NaN when the interval is undefined, e.g. a single seed)."""
+    return (high - low) / 2 if math.isfinite(low) and math.isfinite(high) else NAN
+
+
 def claim_row(claim: cl.Claim, outcome: cl.Outcome) -> dict:
     """The report row of a claim in one scope; the numbers are those of its only comparison
-    (a claim of several comparisons keeps them all in ``detail``)."""
+    (a claim of several comparisons keeps them all in ``detail``). ``half_width`` is that of
+    the widest interval among its comparisons: a difference smaller than it could go unseen
+    by at least one of them, so an INCONCLUSIVE verdict with a wide one says the study was too
+    small, with a narrow one that the effect is smaller than it."""
     single = outcome.parts[0] if len(outcome.parts) == 1 else None
     has_interval = single is not None and math.isfinite(single.estimate)
     row = {c: NAN for c in REPORT_COLUMNS} | {"kind": "claim", "verdict": outcome.verdict}
     row |= {"id": f"{claim.id}:{outcome.scope}", "description": claim.description}
     row["n"] = min((p.n for p in outcome.parts), default=0)
     row["detail"] = "; ".join(p.text for p in outcome.parts)
+    widths = [w for w in (half_width(p.ci_low, p.ci_high) for p in outcome.parts) if math.isfinite(w)]
+    row["half_width"] = max(widths, default=NAN)
     if has_interval:
         row |= {"mean": single.estimate, "ci_low": single.ci_low, "ci_high": single.ci_high}
     return row
@@ -179,13 +192,16 @@ def report_markdown(report: pd.DataFrame, sources: str = "") -> str:
     """The report as Markdown: a summary of verdict counts, then every row."""
     counts = verdict_counts(report).astype(str)
     shown = report.copy()
-    for column in ("mean", "std", "ci_low", "ci_high", "reported", "tolerance"):
+    for column in ("mean", "std", "ci_low", "ci_high", "half_width", "reported", "tolerance"):
         shown[column] = [fmt(v) for v in report[column]]
     shown = shown.astype(str)
     intro = (
         "Numbers: PASS when the reported value lies in the 95% interval widened by the "
         "tolerance. Claims: HOLDS / FAILS / INCONCLUSIVE from 95% Welch intervals; NOT RUN "
-        "when the cells are missing."
+        "when the cells are missing. half_width: half the width of the 95% interval (for a "
+        "claim of several comparisons, the widest), the smallest difference the comparison could "
+        "have detected: an INCONCLUSIVE claim with a small half_width shows an effect smaller than "
+        "it, with a large one a study too small to tell."
     )
     parts = ["# Regression report", "", intro, ""]
     if sources:

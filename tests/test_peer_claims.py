@@ -254,3 +254,26 @@ def test_numbers_tables_must_name_known_tables(tmp_path: Path) -> None:
     path.write_text("numbers: {tolerance_pp: 2.0, tables: {ovsw: table_ovsw}}\nclaims: []\n")
     with pytest.raises(UserError, match="numbers.tables"):
         cl.load_claims(path)
+
+
+def test_the_report_gives_the_smallest_difference_a_claim_could_detect(claims) -> None:
+    """half_width on hand-made cells of known std and n: Welch's t-interval of a - b, written
+    out here with scipy (one claim of one comparison; a claim of several: the widest)."""
+    from scipy.stats import t as student
+
+    from benchmark import regression
+
+    std, n = 2.0, 5
+    (outcome,) = claims["P1"].evaluate(cl.Tables(pabt=pair("pabt", "pabt_1x1", 86.0, 85.0, std=std, n=n)))
+    row = regression.claim_row(claims["P1"], outcome)
+    se = math.sqrt(2 * std**2 / n)  # equal std and n: Welch's df is 2 (n - 1)
+    assert row["half_width"] == pytest.approx(student.ppf(0.975, 2 * (n - 1)) * se, rel=1e-9)
+    assert row["verdict"] == INCONCLUSIVE and row["half_width"] > abs(row["mean"])  # too small a study
+    big = pair("pabt", "pabt_1x1", 86.0, 85.0, std=std, n=200)
+    (narrow,) = claims["P1"].evaluate(cl.Tables(pabt=big))
+    assert regression.claim_row(claims["P1"], narrow)["half_width"] < 0.5  # 200 seeds see 1 point
+
+    o2 = o2_table(65.0, 64.0, 67.0)  # several comparisons: the widest of their intervals
+    (several,) = claims["O2"].evaluate(cl.Tables(ovsw=o2))
+    widths = [(p.ci_high - p.ci_low) / 2 for p in several.parts]
+    assert regression.claim_row(claims["O2"], several)["half_width"] == pytest.approx(max(widths))

@@ -96,6 +96,7 @@ def test_number_rows_pass_fail_not_run() -> None:
     assert first["id"] == "stompp:digits/resnet18/bwn/stompp:top1"
     gain = rows.iloc[2]
     assert (gain["mean"], gain["ci_low"], gain["ci_high"]) == (10.0, 8.3, 11.7)
+    assert gain["half_width"] == pytest.approx(1.7)  # half the reproduced interval
     assert "accept [6.30, 13.70]" in gain["detail"]
     assert "no finished run" in rows.iloc[6]["detail"]
     assert regression.number_rows(reported(("resnet18", "bwn", "stompp", "top1", 80.0)), None, 2)[
