@@ -45,15 +45,7 @@ def peer_cell(
     table: pd.DataFrame, recipe: str, dataset: str, arch: str, regime: str, variant: str
 ) -> pd.Series | None:
     """The row of one cell of a peer table (ordering forward or none), or None."""
-    match = table[
-        (table["recipe"] == recipe)
-        & (table["dataset"] == dataset)
-        & (table["arch"] == arch)
-        & (table["regime"] == regime)
-        & (table["variant"] == variant)
-        & table["ordering"].isin(["forward", "none"])
-    ]
-    return None if match.empty else match.iloc[0]
+    return find_cell(table[table["recipe"] == recipe], dataset, arch, regime, variant, "forward")
 
 
 def peer_scopes(table: pd.DataFrame, regime: str, variants: Iterable[str]) -> list[tuple[str, str, str]]:
