@@ -28,6 +28,7 @@ from snakemake.utils import validate
 from benchmark import checkpoint, configs, grid
 from benchmark.cli import OFFLINE_ENV, main
 from tests.cifar_files import write_batch, write_cifar10
+from tests.idx_files import write_idx, write_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "ERRORS.md"
@@ -232,6 +233,56 @@ def test_bad_cifar_files_name_the_file_and_the_expected_layout(
     layout = "Expected layout:\n  " + str(root / "cifar-10-batches-py" / "data_batch_1")
     fix = "download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html"
     assert_refused(code, text, *expected, layout, fix, "--data-root DIR", "BNNBENCH_DATA")
+    assert not (out / "config.json").exists() and not (out / "metrics.csv").exists()
+
+
+def _idx_wrong_magic(root: Path) -> Path:
+    write_tree(root)
+    write_idx(root / "fashion-mnist" / "t10k-images-idx3-ubyte.gz", np.zeros((20, 28, 28)), magic=0x801)
+    return root
+
+
+def _idx_count_mismatch(root: Path) -> Path:
+    write_tree(root)
+    write_idx(root / "fashion-mnist" / "train-labels-idx1-ubyte.gz", np.zeros(39, np.uint8))
+    return root
+
+
+def _idx_missing_file(root: Path) -> Path:
+    write_tree(root)
+    (root / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    return root
+
+
+def _idx_label_out_of_range(root: Path) -> Path:
+    write_tree(root)
+    write_idx(root / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz", np.full(20, 10, np.uint8))
+    return root
+
+
+IDX_CASES = {
+    "idx-wrong-magic": (
+        _idx_wrong_magic,
+        ["t10k-images-idx3-ubyte.gz has magic number 0x00000801, expected 0x00000803"],
+    ),
+    "idx-count-mismatch": (
+        _idx_count_mismatch,
+        ["holds 40 images but", "train-labels-idx1-ubyte.gz 39 labels"],
+    ),
+    "idx-file-missing": (_idx_missing_file, ["missing file(s):", "t10k-labels-idx1-ubyte[.gz]"]),
+    "idx-label-out-of-range": (_idx_label_out_of_range, ["has label 10, outside [0, 10)"]),
+}
+
+
+@pytest.mark.parametrize(("make", "expected"), IDX_CASES.values(), ids=IDX_CASES)
+def test_bad_idx_files_name_the_file_the_layout_and_how_to_get_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Callable[[Path], Path], expected: list[str]
+) -> None:
+    root = make(tmp_path / "data")
+    out = tmp_path / "run"
+    code, text = train_cli(capsys, out, "--data-root", str(root), dataset="fashion_mnist", method="ste")
+    layout = f"Expected layout:\n  {root}/fashion-mnist/train-images-idx3-ubyte[.gz]"
+    assert_refused(code, text, *expected, layout, "apt-get install dataset-fashion-mnist", "--data-root DIR")
     assert not (out / "config.json").exists() and not (out / "metrics.csv").exists()
 
 
@@ -500,7 +551,7 @@ def test_no_data_is_ever_run_as_code() -> None:
 def test_every_case_is_documented() -> None:
     """docs/ERRORS.md has a row for every case tested here (and the tests a case per row)."""
     doc = DOC.read_text()
-    cases = [*ARGUMENT_CASES, *DATA_CASES, *CONFIG_CASES, *SCHEMA_CASES, *DRY_RUN_CASES]
+    cases = [*ARGUMENT_CASES, *DATA_CASES, *IDX_CASES, *CONFIG_CASES, *SCHEMA_CASES, *DRY_RUN_CASES]
     cases += ["out-below-a-file", "out-not-writable", "out-is-a-file", "cuda-unavailable"]
     cases += ["checkpoint-other-config"]
     missing = [case for case in cases if f"`{case}`" not in doc]
