@@ -32,7 +32,8 @@ from benchmark.spec import RunSpec
 from methods.flips import FlipTracker, epoch_records
 from methods.protocol import EvalMode, Method
 from methods.routing import optimizers_for
-from methods.step import forward, training_step
+from methods.inputs import forward
+from methods.step import training_step
 
 DIVERGENCE_CHECK_EVERY = 20
 

@@ -33,7 +33,7 @@ Binarization (``OvSWConv2d.xnor`` with ``act_a: binary``, ``act_w: ste``,
 - The first and the last layer stay full precision, as in the reference models (``conv1`` and
   ``fc`` are plain ``nn.Conv2d``/``nn.Linear`` there). The reference's ImageNet ResNets also
   keep the 1x1 downsample convolutions in float; our converter binarizes every layer but the
-  first and the last, as for every method.
+  ones the architecture declares full precision (``conv1`` and ``fc`` here), as for every method.
 
 Each step, after ``backward`` and before the optimizer step (``trainers/ovsw.py`` calls
 ``adaptive_gradient_scale`` then ``conditional_dampening`` on every binary layer, then

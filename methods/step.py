@@ -14,8 +14,6 @@ from methods.flips import FlipTracker
 from methods.inputs import forward
 from methods.protocol import Method
 
-__all__ = ["forward", "training_step"]
-
 
 def training_step(
     model: nn.Module,
