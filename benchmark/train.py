@@ -30,9 +30,9 @@ from benchmark.models import binarizable, build_model
 from benchmark.progress import Progress
 from benchmark.spec import RunSpec
 from methods.flips import FlipTracker, epoch_records
+from methods.inputs import forward
 from methods.protocol import EvalMode, Method
 from methods.routing import optimizers_for
-from methods.inputs import forward
 from methods.step import training_step
 
 DIVERGENCE_CHECK_EVERY = 20
