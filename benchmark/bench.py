@@ -48,7 +48,7 @@ def make_contender(
 ) -> Contender:
     cls = methods.get_method(name)
     torch.manual_seed(0)
-    model = build_model(arch, data.in_channels, data.num_classes, width).to(device)
+    model = build_model(arch, data.inputs, data.num_classes, width).to(device)
     method = methods.build_method(name, {}, cls.regimes[0], 0)
     example = to_device(data.example_input(), device, torch.contiguous_format)
     model = method.convert(model, example, binarizable(arch))

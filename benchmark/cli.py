@@ -78,6 +78,17 @@ def add_train(sub: Any) -> None:
         help="a method hyperparameter (freeze_end=0.8) or recipe key (recipe.lr=0.05); repeatable",
     )
     p.add_argument("--data-root", default=None, help="dataset root (default: $BNNBENCH_DATA)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="data loader processes for datasets read from disk, such as imagenet (default 0)",
+    )
+    p.add_argument(
+        "--model-dir",
+        default=None,
+        help="local tokenizer/model directory for text datasets (a copy of bert-base-uncased)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:k]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
@@ -120,6 +131,7 @@ def parse_sets(items: list[str]) -> tuple[dict[str, str], dict[str, str]]:
 def spec_from_args(args: argparse.Namespace) -> Any:
     import methods
     from benchmark.data import DATASETS
+    from benchmark.data.options import DataOptions
     from benchmark.models import ARCHS
     from benchmark.recipe import Recipe
     from benchmark.spec import RunSpec
@@ -143,6 +155,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         ordering=run_ordering(args.ordering, method_kv, method_cls.orderings),
         width=args.width,
         method_overrides=method_kv,
+        data_options=DataOptions(workers=args.workers, model_dir=args.model_dir),
         data_root=args.data_root,
         threads=args.threads,
         device=args.device,

@@ -45,7 +45,7 @@ def summarize_model(
     cls = methods.get_method(method)
     regime = regime or cls.regimes[0]
     data = load_dataset(dataset, data_root)
-    model = build_model(arch, data.in_channels, data.num_classes, width)
+    model = build_model(arch, data.inputs, data.num_classes, width)
     example = data.example_input(1)
     model = methods.build_method(method, {}, regime, 0).convert(model, example, binarizable(arch))
     macs = layer_macs(model, example)

@@ -14,6 +14,7 @@ from typing import Any
 
 import methods
 from benchmark.data import DATASETS
+from benchmark.data.options import DataOptions
 from benchmark.errors import UserError
 from benchmark.identity import NO_ORDERING, RunId, check_name
 from benchmark.models import ARCHS
@@ -40,6 +41,7 @@ class RunSpec:
     ordering: str = NO_ORDERING
     width: float = 1.0
     method_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    data_options: DataOptions = DataOptions()
     data_root: str | None = None
     threads: int | None = None
     device: str = "auto"
@@ -69,10 +71,15 @@ class RunSpec:
         return {**self.run_id.as_dict(), "method": self.method}
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything that decides the run's numbers (not where it runs or how fast)."""
+        """Everything that decides the run's numbers (not where it runs or how fast). The data
+        options appear only where they differ from the defaults, so that the configs (and
+        hashes) of runs on datasets that read none stay what they were."""
         d = dataclasses.asdict(self)
-        for key in ("data_root", "threads", "device"):
+        for key in ("data_root", "threads", "device", "data_options"):
             d.pop(key)
+        data = self.data_options.to_dict()
+        if data != DataOptions().to_dict():
+            d["data_options"] = data
         return d
 
 

@@ -24,7 +24,7 @@ from torch import nn
 
 import methods
 from benchmark import checkpoint, records
-from benchmark.data import Dataset, load_dataset
+from benchmark.data import DataSource, load_dataset
 from benchmark.errors import UserError
 from benchmark.models import binarizable, build_model
 from benchmark.progress import Progress
@@ -75,7 +75,7 @@ class Session:
     """Everything a run trains with; built identically by a fresh start and a resume."""
 
     spec: RunSpec
-    data: Dataset
+    data: DataSource
     model: nn.Module
     method: Method
     optimizers: list[torch.optim.Optimizer]
@@ -110,7 +110,7 @@ def train(
         ckpt_path.unlink(missing_ok=True)
     device = resolve_device(spec.device)
     configure_torch(spec, device)
-    data = load_dataset(spec.dataset, spec.data_root)
+    data = load_dataset(spec.dataset, spec.data_root, spec.data_options)
     method = make_method(spec)
     model, method = build(spec, data, method, device)
     optimizers = optimizers_for(method, model, spec.recipe.build_optimizer)  # the recipe's first
@@ -289,8 +289,8 @@ def make_method(spec: RunSpec) -> Method:
     return methods.get_method(spec.method)(spec.method_config, spec.regime, spec.seed)
 
 
-def build(spec: RunSpec, data: Dataset, method: Method, device: torch.device) -> tuple[nn.Module, Method]:
-    model = build_model(spec.arch, data.in_channels, data.num_classes, spec.width).to(device)
+def build(spec: RunSpec, data: DataSource, method: Method, device: torch.device) -> tuple[nn.Module, Method]:
+    model = build_model(spec.arch, data.inputs, data.num_classes, spec.width).to(device)
     example = to_device(data.example_input(), device, torch.contiguous_format)
     model = method.convert(model, example, binarizable(spec.arch))
     return model.to(memory_format=memory_format(model)), method
@@ -403,7 +403,7 @@ def order_metrics(row: dict[str, Any]) -> dict[str, Any]:
 
 def make_result(
     spec: RunSpec,
-    data: Dataset,
+    data: DataSource,
     history: list[dict[str, Any]],
     status: str,
     steps: int,

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import methods
+from benchmark.data import Inputs
 from benchmark.models import ARCHS, binarizable, build_model
 from methods.layers import QuantizedMixin
 from methods.routing import optimizers_for
@@ -23,7 +24,7 @@ CASES = [(m, r) for m in methods.method_names() for r in regimes(m)]
 @pytest.mark.parametrize("arch", ARCHS.names())
 def test_builds_trains_a_step_and_routes_gradients(name: str, regime: str, arch: str) -> None:
     torch.manual_seed(0)
-    model = build_model(arch, in_channels=3, num_classes=5, width=0.0625)
+    model = build_model(arch, Inputs.image(3), num_classes=5, width=0.0625)
     x, y = torch.randn(4, 3, 16, 16), torch.randint(0, 5, (4,))
     method = methods.build_method(name, {}, regime, seed=0)
     model = method.convert(model, x[:2], binarizable(arch))
@@ -74,7 +75,9 @@ def test_evaluated_network_is_fully_binary_for_every_method() -> None:
             if regime == "fp":
                 continue
             method = methods.build_method(name, {}, regime, seed=0)
-            method.convert(build_model("resnet18", 3, 5, 0.0625), x[:2], binarizable("resnet18"))
+            method.convert(
+                build_model("resnet18", Inputs.image(3), 5, 0.0625), x[:2], binarizable("resnet18")
+            )
             method.setup(10, torch.device("cpu"))
             method.before_forward(3)
             with method.evaluating("binary", epoch=1):

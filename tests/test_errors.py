@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import importlib
 import os
 import signal
 import subprocess
@@ -548,10 +549,22 @@ def test_no_data_is_ever_run_as_code() -> None:
     assert found == []
 
 
+def cases_tested_elsewhere() -> list[str]:
+    """Error cases whose tests live beside their feature (tests/test_imagenet.py, say): such a
+    module lists its case ids as ``ERROR_CASES``."""
+    found: list[str] = []
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        if path.name != Path(__file__).name and "\nERROR_CASES" in path.read_text():
+            found += importlib.import_module(f"tests.{path.stem}").ERROR_CASES
+    return found
+
+
 def test_every_case_is_documented() -> None:
-    """docs/ERRORS.md has a row for every case tested here (and the tests a case per row)."""
+    """docs/ERRORS.md has a row for every case tested here or beside its feature (and the tests
+    a case per row)."""
     doc = DOC.read_text()
     cases = [*ARGUMENT_CASES, *DATA_CASES, *IDX_CASES, *CONFIG_CASES, *SCHEMA_CASES, *DRY_RUN_CASES]
+    cases += cases_tested_elsewhere()
     cases += ["out-below-a-file", "out-not-writable", "out-is-a-file", "cuda-unavailable"]
     cases += ["checkpoint-other-config"]
     missing = [case for case in cases if f"`{case}`" not in doc]

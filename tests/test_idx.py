@@ -95,7 +95,7 @@ def test_a_run_trains_on_the_real_files(
         real.augmentation,
         real.class_names,
     )
-    monkeypatch.setitem(DATASETS._items, part.name, lambda root: part)
+    monkeypatch.setitem(DATASETS._items, part.name, lambda root, options: part)
     recipe = Recipe(name="tiny", epochs=4, batch_size=64, augment=True)
     spec = RunSpec(part.name, "resnet18", "fp", "fp", 0, recipe, width=0.0625, threads=1, device="cpu")
     result = train(spec, tmp_path / "run", show_progress=False)

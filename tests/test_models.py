@@ -6,6 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import methods
+from benchmark.data import Inputs
 from benchmark.models import ARCHS, binarizable, build_model
 from methods.convert import Binarizable, execution_order
 
@@ -21,7 +22,7 @@ def n_params(model: nn.Module) -> int:
 @pytest.mark.parametrize("in_channels", [1, 3])
 @pytest.mark.parametrize("arch", NEW_ARCHS)
 def test_output_shape(arch: str, in_channels: int, num_classes: int, width: float) -> None:
-    model = build_model(arch, in_channels, num_classes, width).eval()
+    model = build_model(arch, Inputs.image(in_channels), num_classes, width).eval()
     with torch.no_grad():
         for size in (16, 32):
             assert model(torch.randn(2, in_channels, size, size)).shape == (2, num_classes)
@@ -29,7 +30,7 @@ def test_output_shape(arch: str, in_channels: int, num_classes: int, width: floa
 
 @pytest.mark.parametrize("arch", NEW_ARCHS)
 def test_first_layer_is_conv1_and_last_is_fc(arch: str) -> None:
-    model = build_model(arch, 3, 10, 0.0625)
+    model = build_model(arch, Inputs.image(3), 10, 0.0625)
     order = execution_order(model, torch.zeros(1, 3, 16, 16))
     assert (order[0], order[-1]) == ("conv1", "fc")
     assert isinstance(model.conv1, nn.Conv2d) and isinstance(model.fc, nn.Linear)
@@ -62,11 +63,11 @@ PARAMS = {"resnet20": 269_850, "vgg_small": 4_660_106, "binarynet": 10_359_700}
 
 @pytest.mark.parametrize("arch", NEW_ARCHS)
 def test_parameter_count_matches_the_published_architecture(arch: str) -> None:
-    assert n_params(build_model(arch, 3, 10, 1.0)) == PARAMS[arch]
+    assert n_params(build_model(arch, Inputs.image(3), 10, 1.0)) == PARAMS[arch]
 
 
 def test_resnet20_has_19_convs_and_one_linear() -> None:
-    model = build_model("resnet20", 3, 10, 1.0)
+    model = build_model("resnet20", Inputs.image(3), 10, 1.0)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == 19 and all(c.kernel_size == (3, 3) for c in convs)
     assert [type(m) for m in model.modules() if isinstance(m, nn.Linear)] == [nn.Linear]
@@ -81,7 +82,7 @@ def test_resnet20_shortcut_around_every_conv() -> None:
     """Silencing a block's first conv-BN leaves x + bn2(conv2(x)): a shortcut around each conv
     (a plain ResNet block would give relu(x + bn2(conv2(0))) = x)."""
     torch.manual_seed(0)
-    block = build_model("resnet20", 3, 10, 0.25).layer1[0].eval()
+    block = build_model("resnet20", Inputs.image(3), 10, 0.25).layer1[0].eval()
     _zero_bn(block.bn1)
     x = torch.rand(2, 4, 8, 8)
     with torch.no_grad():
@@ -90,7 +91,7 @@ def test_resnet20_shortcut_around_every_conv() -> None:
 
 def test_resnet20_downsampling_shortcut_is_avgpool_and_zero_channels() -> None:
     torch.manual_seed(0)
-    block = build_model("resnet20", 3, 10, 0.25).layer2[0].eval()  # 4 -> 8 channels, stride 2
+    block = build_model("resnet20", Inputs.image(3), 10, 0.25).layer2[0].eval()  # 4 -> 8 channels, stride 2
     assert sum(p.numel() for p in block.shortcut.parameters()) == 0
     x = torch.rand(2, 4, 8, 8)
     expected = torch.zeros(2, 8, 4, 4)
@@ -103,7 +104,7 @@ def test_resnet20_downsampling_shortcut_is_avgpool_and_zero_channels() -> None:
 @pytest.mark.parametrize("arch", ARCHS.names())
 def test_exactly_the_declared_layers_stay_full_precision(arch: str) -> None:
     """The declaration, not the position in execution order, decides what stays float."""
-    model = build_model(arch, 3, 5, 0.0625)
+    model = build_model(arch, Inputs.image(3), 5, 0.0625)
     declared = binarizable(arch)
     methods.build_method("ste", {}, "bnn", 0).convert(model, torch.zeros(2, 3, 16, 16), declared)
     float_layers = {n for n, m in model.named_modules() if type(m) in (nn.Conv2d, nn.Linear)}
@@ -132,5 +133,7 @@ def test_declared_activations_are_neutralised_and_the_others_kept() -> None:
 def test_a_declared_layer_the_model_lacks_is_refused() -> None:
     with pytest.raises(ValueError, match=r"declares \['stem'\] full precision"):
         methods.build_method("ste", {}, "bnn", 0).convert(
-            build_model("resnet18", 3, 5, 0.0625), torch.zeros(2, 3, 16, 16), Binarizable(("stem", "fc"))
+            build_model("resnet18", Inputs.image(3), 5, 0.0625),
+            torch.zeros(2, 3, 16, 16),
+            Binarizable(("stem", "fc")),
         )

@@ -17,13 +17,17 @@ from __future__ import annotations
 from benchmark.data import cifar, digits, mnist, synthetic  # noqa: F401
 from benchmark.data.augment import Augmentation
 from benchmark.data.dataset import Dataset, Split
+from benchmark.data.inputs import Inputs
 from benchmark.data.registry import DATA_ROOT_ENV, DATASETS, load_dataset, resolve_data_root
+from benchmark.data.source import DataSource
 
 __all__ = [
     "DATASETS",
     "DATA_ROOT_ENV",
     "Augmentation",
+    "DataSource",
     "Dataset",
+    "Inputs",
     "Split",
     "load_dataset",
     "resolve_data_root",

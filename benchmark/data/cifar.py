@@ -24,6 +24,7 @@ import torch
 
 from benchmark.data.augment import Augmentation
 from benchmark.data.dataset import Dataset, Split
+from benchmark.data.options import DataOptions
 from benchmark.data.pickles import load_data_pickle
 from benchmark.data.registry import DATA_ROOT_ENV, DATASETS
 from benchmark.errors import UserError
@@ -84,13 +85,13 @@ CIFAR100 = CifarLayout(
 
 
 @DATASETS.register("cifar10")
-def load_cifar10(data_root: Path | None) -> Dataset:
+def load_cifar10(data_root: Path | None, options: DataOptions) -> Dataset:
     """CIFAR-10: 50,000 train / 10,000 test 32x32 colour images, 10 classes."""
     return load_cifar(CIFAR10, data_root)
 
 
 @DATASETS.register("cifar100")
-def load_cifar100(data_root: Path | None) -> Dataset:
+def load_cifar100(data_root: Path | None, options: DataOptions) -> Dataset:
     """CIFAR-100: 50,000 train / 10,000 test 32x32 colour images, 100 fine classes."""
     return load_cifar(CIFAR100, data_root)
 

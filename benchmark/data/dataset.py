@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
@@ -26,8 +25,9 @@ from benchmark.data.augment import (
     apply_augmentation,
     draw_params,
 )
+from benchmark.data.inputs import Inputs
+from benchmark.data.source import SplitName
 
-SplitName = Literal["train", "test"]
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -49,7 +49,8 @@ class Split:
 
 
 class Dataset:
-    """A named train/test pair with its normalisation and its train-time augmentation.
+    """A named train/test pair of images held in memory, with its normalisation and its
+    train-time augmentation (a :class:`~benchmark.data.source.DataSource`).
 
     Attributes: ``name``, ``num_classes``, ``in_channels``, ``image_size``, ``train_size``,
     ``test_size``, ``class_names``, ``mean`` and ``std`` (normalisation, raw pixel units) and
@@ -86,6 +87,10 @@ class Dataset:
     @property
     def image_size(self) -> int:
         return self._splits["train"].images.shape[2]
+
+    @property
+    def inputs(self) -> Inputs:
+        return Inputs.image(self.in_channels, self.image_size)
 
     @property
     def mean(self) -> tuple[float, ...]:

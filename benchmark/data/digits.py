@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from benchmark.data.augment import Augmentation
 from benchmark.data.dataset import Dataset, Split
+from benchmark.data.options import DataOptions
 from benchmark.data.registry import DATASETS
 
 IMAGE_SIZE = 16
@@ -29,7 +30,7 @@ SPLIT_SEED = 0
 
 
 @DATASETS.register("digits")
-def load_digits(data_root: Path | None = None) -> Dataset:
+def load_digits(data_root: Path | None, options: DataOptions) -> Dataset:
     """The digits dataset; ``data_root`` is ignored (the data ships with scikit-learn)."""
     # Imported here: sklearn.datasets takes ~2 s to import, which every CLI call would pay.
     from sklearn.datasets import load_digits as sklearn_digits

@@ -29,6 +29,7 @@ import torch
 from benchmark.data.augment import Augmentation
 from benchmark.data.dataset import Dataset, Split
 from benchmark.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx
+from benchmark.data.options import DataOptions
 from benchmark.data.registry import DATA_ROOT_ENV, DATASETS
 from benchmark.errors import UserError
 
@@ -84,13 +85,13 @@ MNIST = IdxLayout(
 
 
 @DATASETS.register("fashion_mnist")
-def load_fashion_mnist(data_root: Path | None) -> Dataset:
+def load_fashion_mnist(data_root: Path | None, options: DataOptions) -> Dataset:
     """Fashion-MNIST: 60,000 train / 10,000 test 28x28 grayscale images of 10 garments."""
     return load_idx_dataset(FASHION_MNIST, data_root)
 
 
 @DATASETS.register("mnist")
-def load_mnist(data_root: Path | None) -> Dataset:
+def load_mnist(data_root: Path | None, options: DataOptions) -> Dataset:
     """MNIST: 60,000 train / 10,000 test 28x28 grayscale handwritten digits."""
     return load_idx_dataset(MNIST, data_root)
 

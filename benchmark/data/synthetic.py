@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from benchmark.data.augment import Augmentation
 from benchmark.data.dataset import Dataset, Split
+from benchmark.data.options import DataOptions
 from benchmark.data.registry import DATASETS
 
 DATA_SEED = 20240601
@@ -32,7 +33,7 @@ NOISE = 1.0
 
 
 @DATASETS.register("synthetic")
-def load_synthetic(data_root: Path | None = None) -> Dataset:
+def load_synthetic(data_root: Path | None, options: DataOptions) -> Dataset:
     """The synthetic dataset; ``data_root`` is ignored (the data is generated)."""
     generator = torch.Generator().manual_seed(DATA_SEED)
     prototypes = class_prototypes(generator)

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from benchmark.data.inputs import Inputs
 from benchmark.models.registry import register_arch
 
 # (output channels, padding, max-pool after the convolution)
@@ -103,5 +104,5 @@ class BinaryNet(nn.Module):
 # conv1 and fc stay in full precision (see "Where this differs from the reference" above); every
 # ReLU becomes an identity in a BNN, giving the reference's BN -> sign -> layer chain.
 @register_arch("binarynet", full_precision=("conv1", "fc"), activations=(nn.ReLU,))
-def binarynet(in_channels: int = 3, num_classes: int = 10, width: float = 1.0) -> BinaryNet:
-    return BinaryNet(in_channels, num_classes, width)
+def binarynet(inputs: Inputs, num_classes: int, width: float = 1.0) -> BinaryNet:
+    return BinaryNet(inputs.in_channels, num_classes, width)

@@ -3,8 +3,10 @@
 activations a BNN must neutralise (``methods.convert.Binarizable``): the methods read the
 declaration, never a rule such as "first and last in execution order".
 
-A builder takes ``in_channels``, ``num_classes`` and ``width`` (the width multiplier) and
-returns a plain float PyTorch module; binarization is the method's business.
+A builder takes ``inputs`` (what the dataset's batches hold: :class:`benchmark.data.inputs.Inputs`),
+``num_classes`` and ``width`` (the width multiplier) and returns a plain float PyTorch module;
+binarization is the method's business. An architecture registers the input kind it takes
+(``image`` or ``text``); :func:`build_model` refuses a dataset of another kind.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import TypeVar
 
 from torch import nn
 
+from benchmark.data.inputs import InputKind, Inputs
+from benchmark.errors import UserError
 from methods.convert import Binarizable
 from methods.registry import Registry
 
@@ -28,27 +32,41 @@ class Architecture:
     name: str
     build: Callable[..., nn.Module]
     binarizable: Binarizable
+    takes: InputKind = "image"
 
 
 ARCHS: Registry[Architecture] = Registry("architecture")
 
 
 def register_arch(
-    name: str, *, full_precision: Sequence[str], activations: Sequence[type[nn.Module]] = (nn.ReLU,)
+    name: str,
+    *,
+    full_precision: Sequence[str],
+    activations: Sequence[type[nn.Module]] = (nn.ReLU,),
+    takes: InputKind = "image",
 ) -> Callable[[Builder], Builder]:
     """Decorator: register a builder as architecture ``name``; ``full_precision`` names the
-    Conv2d/Linear modules that stay float, ``activations`` the types a BNN replaces by identities."""
+    Conv2d/Linear modules that stay float, ``activations`` the types a BNN replaces by identities,
+    ``takes`` the kind of input it is built for."""
 
     def deco(build: Builder) -> Builder:
-        ARCHS.add(name, Architecture(name, build, Binarizable(tuple(full_precision), tuple(activations))))
+        declared = Binarizable(tuple(full_precision), tuple(activations))
+        ARCHS.add(name, Architecture(name, build, declared, takes))
         return build
 
     return deco
 
 
-def build_model(arch: str, in_channels: int, num_classes: int, width: float = 1.0) -> nn.Module:
-    """Build architecture ``arch`` for the dataset's channels and classes."""
-    return ARCHS.get(arch).build(in_channels=in_channels, num_classes=num_classes, width=width)
+def build_model(arch: str, inputs: Inputs, num_classes: int, width: float = 1.0) -> nn.Module:
+    """Build architecture ``arch`` for the dataset's inputs and classes (UserError when the
+    architecture takes another kind of input than the dataset gives)."""
+    entry = ARCHS.get(arch)
+    if entry.takes != inputs.kind:
+        raise UserError(
+            f"architecture '{arch}' takes {entry.takes} inputs, but the dataset gives "
+            f"{inputs.describe()}; pair it with a dataset of {entry.takes}s"
+        )
+    return entry.build(inputs=inputs, num_classes=num_classes, width=width)
 
 
 def binarizable(arch: str) -> Binarizable:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from benchmark.data.inputs import Inputs
 from benchmark.models.registry import register_arch
 
 STEM_AND_CLASSIFIER = ("conv1", "fc")  # in full precision, as in every BNN here
@@ -107,15 +108,15 @@ class CifarResNet(nn.Module):
 
 
 @register_arch("resnet18", full_precision=STEM_AND_CLASSIFIER, activations=(nn.ReLU,))
-def resnet18(**kw: object) -> CifarResNet:
-    return CifarResNet(BasicBlock, (2, 2, 2, 2), **kw)  # type: ignore[arg-type]
+def resnet18(inputs: Inputs, num_classes: int, width: float = 1.0) -> CifarResNet:
+    return CifarResNet(BasicBlock, (2, 2, 2, 2), inputs.in_channels, num_classes, width)
 
 
 @register_arch("resnet34", full_precision=STEM_AND_CLASSIFIER, activations=(nn.ReLU,))
-def resnet34(**kw: object) -> CifarResNet:
-    return CifarResNet(BasicBlock, (3, 4, 6, 3), **kw)  # type: ignore[arg-type]
+def resnet34(inputs: Inputs, num_classes: int, width: float = 1.0) -> CifarResNet:
+    return CifarResNet(BasicBlock, (3, 4, 6, 3), inputs.in_channels, num_classes, width)
 
 
 @register_arch("resnet50", full_precision=STEM_AND_CLASSIFIER, activations=(nn.ReLU,))
-def resnet50(**kw: object) -> CifarResNet:
-    return CifarResNet(Bottleneck, (3, 4, 6, 3), **kw)  # type: ignore[arg-type]
+def resnet50(inputs: Inputs, num_classes: int, width: float = 1.0) -> CifarResNet:
+    return CifarResNet(Bottleneck, (3, 4, 6, 3), inputs.in_channels, num_classes, width)

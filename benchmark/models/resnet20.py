@@ -39,6 +39,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from benchmark.data.inputs import Inputs
 from benchmark.models.registry import register_arch
 
 WIDTHS = (16, 32, 64)
@@ -125,5 +126,5 @@ class ResNet20(nn.Module):
 # The stem and the classifier stay in full precision (the reference's first and last layer are
 # float too); every ReLU becomes an identity in a BNN (the reference's hardtanh, see above).
 @register_arch("resnet20", full_precision=("conv1", "fc"), activations=(nn.ReLU,))
-def resnet20(in_channels: int = 3, num_classes: int = 10, width: float = 1.0) -> ResNet20:
-    return ResNet20(in_channels, num_classes, width)
+def resnet20(inputs: Inputs, num_classes: int, width: float = 1.0) -> ResNet20:
+    return ResNet20(inputs.in_channels, num_classes, width)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from benchmark.data.inputs import Inputs
 from benchmark.models.registry import register_arch
 
 # (output channels, max-pool after the convolution)
@@ -73,5 +74,5 @@ class VGGSmall(nn.Module):
 # The first convolution and the classifier stay in full precision (as in the reference's
 # VGGSmall_1w1a); every ReLU becomes an identity in a BNN.
 @register_arch("vgg_small", full_precision=("conv1", "fc"), activations=(nn.ReLU,))
-def vgg_small(in_channels: int = 3, num_classes: int = 10, width: float = 1.0) -> VGGSmall:
-    return VGGSmall(in_channels, num_classes, width)
+def vgg_small(inputs: Inputs, num_classes: int, width: float = 1.0) -> VGGSmall:
+    return VGGSmall(inputs.in_channels, num_classes, width)

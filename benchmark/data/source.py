@@ -1,0 +1,56 @@
+"""The protocol every dataset meets, whether it is held in memory (``benchmark.data.dataset``),
+read from disk by worker processes (ImageNet) or tokenized text (SST-2).
+
+Epoch semantics, shared by all (what makes resumed runs bit-identical): ``batches("train",
+..., generator=g)`` draws everything random of the epoch (order and augmentation) from ``g``
+when it is called, and the same generator state gives the same batches; ``start_batch=k``
+skips the first ``k`` batches and leaves ``g`` where a whole epoch leaves it. The test split is
+never shuffled, augmented or drawn from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal, Protocol
+
+import torch
+
+from benchmark.data.inputs import Inputs
+
+SplitName = Literal["train", "test"]
+Batch = tuple[Any, torch.Tensor]  # (a tensor, or a mapping of tensors; int64 class indices)
+
+
+class DataSource(Protocol):
+    """A named train/test pair that yields ``(inputs, targets)`` batches."""
+
+    name: str
+    num_classes: int
+
+    @property
+    def inputs(self) -> Inputs:
+        """What the batches hold: the model is built for this."""
+        ...
+
+    @property
+    def train_size(self) -> int: ...
+
+    @property
+    def test_size(self) -> int: ...
+
+    def example_input(self, batch: int = 2) -> Any:
+        """A batch as the model takes it, for tracing the model's execution order."""
+        ...
+
+    def num_batches(self, split: SplitName, batch_size: int, drop_last: bool = False) -> int: ...
+
+    def batches(
+        self,
+        split: SplitName,
+        batch_size: int,
+        *,
+        generator: torch.Generator | None = None,
+        augment: bool = False,
+        drop_last: bool = False,
+        start_batch: int = 0,
+    ) -> Iterator[Batch]: ...
