@@ -89,6 +89,18 @@ def add_train(sub: Any) -> None:
         default=None,
         help="local tokenizer/model directory for text datasets (a copy of bert-base-uncased)",
     )
+    p.add_argument(
+        "--max-length", type=int, default=128, help="tokens per sentence for text datasets (default 128)"
+    )
+    p.add_argument(
+        "--classes", type=int, default=None, help="use only the first N classes (imagenet; default all)"
+    )
+    p.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="use only the first N train images of each class (imagenet; default all)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:k]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
@@ -155,7 +167,13 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         ordering=run_ordering(args.ordering, method_kv, method_cls.orderings),
         width=args.width,
         method_overrides=method_kv,
-        data_options=DataOptions(workers=args.workers, model_dir=args.model_dir),
+        data_options=DataOptions(
+            workers=args.workers,
+            model_dir=args.model_dir,
+            max_length=args.max_length,
+            classes=args.classes,
+            per_class=args.per_class,
+        ),
         data_root=args.data_root,
         threads=args.threads,
         device=args.device,
