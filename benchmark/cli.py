@@ -101,6 +101,12 @@ def add_train(sub: Any) -> None:
         default=None,
         help="use only the first N train images of each class (imagenet; default all)",
     )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="RUN_DIR_OR_FILE",
+        help="start from a finished run's weights (its directory or model.pt) instead of from scratch",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:k]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
@@ -174,6 +180,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
             classes=args.classes,
             per_class=args.per_class,
         ),
+        init_from=args.init_from,
         data_root=args.data_root,
         threads=args.threads,
         device=args.device,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import methods
+from benchmark import weights
 from benchmark.data import DATASETS
 from benchmark.data.options import DataOptions
 from benchmark.errors import UserError
@@ -25,6 +26,9 @@ from methods.config import ConfigError, MethodConfig
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
     """Identity (recipe, dataset, arch, regime, variant, ordering, seed), method and settings.
+
+    ``init_from``: a finished run's directory or weights file to start from (``benchmark.weights``);
+    the config records the file's SHA-256, not its location.
 
     ``method_overrides``: the variant's hyperparameters on top of the method's defaults (not
     the ordering, which is part of the identity); once built, they hold typed values, and
@@ -42,10 +46,12 @@ class RunSpec:
     width: float = 1.0
     method_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     data_options: DataOptions = DataOptions()
+    init_from: str | None = None
     data_root: str | None = None
     threads: int | None = None
     device: str = "auto"
     method_config: MethodConfig = dataclasses.field(init=False, repr=False)
+    init_digest: str | None = dataclasses.field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if not self.variant:
@@ -60,6 +66,8 @@ class RunSpec:
         typed = {key: getattr(config, key) for key in self.method_overrides}
         object.__setattr__(self, "method_config", config)
         object.__setattr__(self, "method_overrides", typed)
+        if self.init_from is not None:
+            object.__setattr__(self, "init_digest", weights.digest(weights.resolve(self.init_from)))
 
     @property
     def run_id(self) -> RunId:
@@ -75,11 +83,13 @@ class RunSpec:
         options appear only where they differ from the defaults, so that the configs (and
         hashes) of runs on datasets that read none stay what they were."""
         d = dataclasses.asdict(self)
-        for key in ("data_root", "threads", "device", "data_options"):
+        for key in ("data_root", "threads", "device", "data_options", "init_from", "init_digest"):
             d.pop(key)
         data = self.data_options.to_dict()
         if data != DataOptions().to_dict():
             d["data_options"] = data
+        if self.init_digest is not None:  # the initial weights by content, wherever they lie
+            d["init_sha256"] = self.init_digest
         return d
 
 

@@ -1,5 +1,6 @@
-"""One training run, read top to bottom: load data, build and convert the model, train one
-epoch at a time, evaluate the fully binary network and the network as trained, write records.
+"""One training run, read top to bottom: load data, build the model (from ``--init-from``'s
+weights if given) and convert it, train one epoch at a time, evaluate the fully binary network
+and the network as trained, write records and, once finished, the weights (``model.pt``).
 
 The loop calls only the method protocol's hooks (``methods.protocol``), one training step at a
 time (``methods.step``); it names no method. It keeps what every method shares: the recipe's
@@ -9,6 +10,7 @@ sign-flip statistics of the binary weights (``methods.flips``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -23,7 +25,7 @@ import torch
 from torch import nn
 
 import methods
-from benchmark import checkpoint, records
+from benchmark import checkpoint, records, weights
 from benchmark.data import DataSource, load_dataset
 from benchmark.errors import UserError
 from benchmark.models import binarizable, build_model
@@ -112,6 +114,7 @@ def train(
     configure_torch(spec, device)
     data = load_dataset(spec.dataset, spec.data_root, spec.data_options)
     method = make_method(spec)
+    init = initial_weights(spec, data, device)
     model, method = build(spec, data, method, device)
     optimizers = optimizers_for(method, model, spec.recipe.build_optimizer)  # the recipe's first
     steps_per_epoch = data.num_batches("train", spec.recipe.batch_size, drop_last=True)
@@ -165,6 +168,9 @@ def train(
     s.progress.close()
     wall = run.wall_seconds + time.monotonic() - s.run_start
     result = make_result(spec, data, run.history, status, run.step, wall, config, device)
+    if init is not None:
+        result["init"] = init
+    weights.save(out_dir / weights.WEIGHTS_NAME, model, spec.arch, spec.width, spec.identity())
     records.write_json(out_dir / "result.json", result)
     ckpt_path.unlink(missing_ok=True)
     return result
@@ -260,6 +266,7 @@ def prepare_out_dir(out_dir: Path) -> Path:
             f"the run directory {out_dir} is not writable; choose a writable --out or fix its permissions"
         )
     (out_dir / "result.json").unlink(missing_ok=True)
+    (out_dir / weights.WEIGHTS_NAME).unlink(missing_ok=True)
     return out_dir
 
 
@@ -290,10 +297,27 @@ def make_method(spec: RunSpec) -> Method:
 
 
 def build(spec: RunSpec, data: DataSource, method: Method, device: torch.device) -> tuple[nn.Module, Method]:
+    """The float model, started from ``--init-from``'s weights if given, converted by the method."""
     model = build_model(spec.arch, data.inputs, data.num_classes, spec.width).to(device)
+    if spec.init_from is not None:
+        weights.load_into(model, weights.resolve(spec.init_from), spec.arch)
     example = to_device(data.example_input(), device, torch.contiguous_format)
     model = method.convert(model, example, binarizable(spec.arch))
     return model.to(memory_format=memory_format(model)), method
+
+
+def initial_weights(spec: RunSpec, data: DataSource, device: torch.device) -> dict[str, Any] | None:
+    """What ``--init-from`` started the run from: the source run, the file's SHA-256, and the
+    test accuracy of the loaded float network before any conversion or step (None without it)."""
+    if spec.init_from is None:
+        return None
+    path = weights.resolve(spec.init_from)
+    model = build_model(spec.arch, data.inputs, data.num_classes, spec.width).to(device)
+    source = weights.load_into(model, path, spec.arch)
+    layout = memory_format(model)
+    model = model.to(memory_format=layout)
+    acc = accuracy(model, data, contextlib.nullcontext, device, layout, spec.recipe.batch_size)
+    return {"source": source, "sha256": spec.init_digest, "test_acc": acc}
 
 
 def memory_format(model: nn.Module) -> torch.memory_format:
@@ -367,17 +391,30 @@ def train_epoch(s: Session, run: RunState, saver: Saver) -> dict[str, float]:
     return {"train_loss": float(run.loss_sum) / run.seen, "train_acc": 100.0 * float(run.correct) / run.seen}
 
 
-@torch.no_grad()
 def evaluate(s: Session, mode: EvalMode, epoch: int) -> float:
     """Top-1 test accuracy in percent, with the network in ``mode``."""
-    s.model.eval()
+    within = lambda: s.method.evaluating(mode, epoch)  # noqa: E731
+    return accuracy(s.model, s.data, within, s.device, s.layout, s.spec.recipe.batch_size)
+
+
+@torch.no_grad()
+def accuracy(
+    model: nn.Module,
+    data: DataSource,
+    within: Callable[[], contextlib.AbstractContextManager[Any]],
+    device: torch.device,
+    layout: torch.memory_format,
+    batch_size: int,
+) -> float:
+    """Top-1 test accuracy in percent of ``model`` in eval mode, inside the context ``within()``."""
+    model.eval()
     correct, seen = 0, 0
-    with s.method.evaluating(mode, epoch):
-        for inputs, y in s.data.batches("test", max(s.spec.recipe.batch_size, 256)):
-            logits = forward(s.model, to_device(inputs, s.device, s.layout))
-            correct += int((logits.argmax(1) == y.to(s.device)).sum())
+    with within():
+        for inputs, y in data.batches("test", max(batch_size, 256)):
+            logits = forward(model, to_device(inputs, device, layout))
+            correct += int((logits.argmax(1) == y.to(device)).sum())
             seen += len(y)
-    s.model.train()
+    model.train()
     return 100.0 * correct / seen
 
 
