@@ -20,6 +20,9 @@ Grid rules:
 - A section trains with its ``recipe`` (default: the top-level ``recipe``). A section
   made of ``parts`` (a list of such grids, e.g. a peer paper's main table on CIFAR-10 and
   its ablation on CIFAR-100 under another recipe) needs the union of its parts' runs.
+- A variant with ``init_from`` starts each of its runs from the final weights of another
+  variant's run of the same dataset, architecture and seed (:func:`init_source`); that run
+  is the train job's input, so it is trained first.
 """
 
 from __future__ import annotations
@@ -185,8 +188,52 @@ def train_args(config: Config, wildcards: Any) -> str:
         recipe_args(config, recipe),
         variant_args(config, variant),
         f"--width {width_for(config, arch)}",
+        init_args(config, wildcards),
+        data_args(config, _wildcard(wildcards, "dataset")),
     ]
     return " ".join(flag for flag in flags if flag)
+
+
+def run_of(wildcards: Any) -> RunId:
+    """The run a train job's wildcards name."""
+    names = ("recipe", "dataset", "arch", "regime", "variant", "ordering")
+    return RunId(*(_wildcard(wildcards, n) for n in names), int(_wildcard(wildcards, "seed")))
+
+
+def init_source(config: Config, run: RunId) -> RunId | None:
+    """The run whose final weights ``run`` starts from: its variant's ``init_from`` names a
+    variant (and optionally its recipe, regime and ordering), and the source is that variant's
+    run of the same dataset, architecture and seed. None for a run trained from scratch.
+
+    Defaults: the same recipe; regime ``fp`` for a full-precision source, else the run's own;
+    the source method's first ordering (``none`` if it has none)."""
+    init = config["variants"][run.variant].get("init_from")
+    if not init:
+        return None
+    variant = init["variant"]
+    regime = init.get("regime") or (FP_REGIME if is_full_precision(config, variant) else run.regime)
+    own = orderings_of(config, variant)
+    ordering = init.get("ordering") or (own[0] if own else NO_ORDERING)
+    recipe = init.get("recipe") or run.recipe
+    return RunId(recipe, run.dataset, run.arch, regime, variant, ordering, run.seed)
+
+
+def train_inputs(config: Config, wildcards: Any) -> list[str]:
+    """A train job's inputs: the ``result.json`` of the run it starts from, if any (so the
+    workflow trains the source first; its ``model.pt`` is written before its result)."""
+    source = _source_of(config, wildcards)
+    return [source.result] if source else []
+
+
+def init_args(config: Config, wildcards: Any) -> str:
+    """``--init-from <source run directory>`` for a run that starts from another's weights."""
+    source = _source_of(config, wildcards)
+    return f"--init-from {shlex.quote(source.directory)}" if source else ""
+
+
+def _source_of(config: Config, wildcards: Any) -> RunId | None:
+    variant = _wildcard(wildcards, "variant")
+    return init_source(config, run_of(wildcards)) if config["variants"][variant].get("init_from") else None
 
 
 def data_root(config: Config) -> str | None:
@@ -198,6 +245,20 @@ def data_root_args(config: Config) -> str:
     """``--data-root DIR`` when a data root is known, else nothing (bundled data only)."""
     root = data_root(config)
     return f"--data-root {shlex.quote(str(root))}" if root else ""
+
+
+DATA_FLAGS = {"workers": "--workers", "max_length": "--max-length", "classes": "--classes"}
+DATA_FLAGS |= {"per_class": "--per-class"}
+
+
+def data_args(config: Config, dataset: str) -> str:
+    """The dataset's loading options from ``data_options.<dataset>`` (workers, max_length,
+    classes, per_class) and ``--model-dir`` from ``model_dir`` (read by text datasets only)."""
+    options = (config.get("data_options") or {}).get(dataset) or {}
+    flags = [f"{DATA_FLAGS[k]} {shlex.quote(str(v))}" for k, v in options.items() if v is not None]
+    if config.get("model_dir"):
+        flags.append(f"--model-dir {shlex.quote(str(config['model_dir']))}")
+    return " ".join(flags)
 
 
 RESOURCE_KEYS = ("mem_mb", "runtime", "gpus")
@@ -297,7 +358,28 @@ def check_config(config: Config) -> None:
                 _check_grid(where, grid, config)
     for arch in config["archs"]:
         width_for(config, arch)
+    for variant in config["variants"]:
+        _check_init_from(config, variant)
     checked_once(config, check_registries)
+
+
+def _check_init_from(config: Config, variant: str) -> None:
+    """``init_from`` names a declared variant and recipe, and the chain of sources ends."""
+    seen = [variant]
+    init = config["variants"][variant].get("init_from")
+    while init:
+        where = f"variants.{seen[0]}.init_from"
+        source = init["variant"]
+        if source not in config["variants"]:
+            raise ConfigError(
+                f"{where}: variant '{source}' is not in variants (has {sorted(config['variants'])})"
+            )
+        if init.get("recipe") and init["recipe"] not in config["recipes"]:
+            raise ConfigError(f"{where}: recipe '{init['recipe']}' is not in recipes")
+        if source in seen:
+            raise ConfigError(f"{where}: the chain {' -> '.join([*seen, source])} starts from itself")
+        seen.append(source)
+        init = config["variants"][source].get("init_from")
 
 
 def check_registries(config: Config) -> None:

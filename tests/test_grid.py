@@ -117,6 +117,45 @@ def test_cli_arguments(config):
     assert grid.train_args(config, {**run, "variant": "ste"}) == f"--method ste {args} --width 0.125"
 
 
+def test_a_fine_tuning_variant_starts_from_its_source_run(config):
+    """init_from names the source variant; the source is its run of the same dataset, arch and
+    seed (fp for a full-precision source), a job input and an --init-from flag."""
+    config = copy.deepcopy(config)
+    config["variants"]["stompp_ft"] = {"method": "stompp", "init_from": {"variant": "fp"}}
+    run = RunId("mini", "digits", "resnet18", "bnn", "stompp_ft", "forward", 1)
+    source = RunId("mini", "digits", "resnet18", "fp", "fp", "none", 1)
+    assert grid.init_source(config, run) == source
+    wildcards = run.as_dict()
+    assert grid.train_inputs(config, wildcards) == [source.result]
+    assert f"--init-from {source.directory}" in grid.train_args(config, wildcards)
+    config["variants"]["stompp_ft"]["init_from"] = {"variant": "ste", "recipe": "mini_half"}
+    assert grid.init_source(config, run) == RunId("mini_half", "digits", "resnet18", "bnn", "ste", "none", 1)
+    plain = RunId("mini", "digits", "resnet18", "bnn", "ste", "none", 1).as_dict()
+    assert grid.train_inputs(config, plain) == []
+    assert "--init-from" not in grid.train_args(config, plain)
+
+
+@pytest.mark.parametrize(
+    ("init", "message"),
+    [
+        ({"variant": "fpp"}, r"variants\.ft\.init_from: variant 'fpp' is not in variants"),
+        ({"variant": "fp", "recipe": "paper"}, r"variants\.ft\.init_from: recipe 'paper' is not in recipes"),
+        ({"variant": "ft"}, r"the chain ft -> ft starts from itself"),
+    ],
+)
+def test_a_bad_init_from_names_the_key(config, init, message):
+    config = copy.deepcopy(config)
+    config["variants"]["ft"] = {"method": "ste", "init_from": init}
+    with pytest.raises(grid.ConfigError, match=message):
+        grid.check_config(config)
+
+
+def test_data_options_become_train_flags(config):
+    config = {**config, "data_options": {"imagenet": {"workers": 8, "per_class": 10}}, "model_dir": "/m d"}
+    assert grid.data_args(config, "imagenet") == "--workers 8 --per-class 10 --model-dir '/m d'"
+    assert grid.data_args({**config, "model_dir": None}, "digits") == ""
+
+
 def test_width_global_or_per_arch(config):
     assert grid.width_for(config, "resnet50") == 0.125
     config = copy.deepcopy(config)

@@ -10,6 +10,9 @@
 
 
 rule train:
+    input:
+        # the run this one starts from (a variant's init_from), trained first
+        init=lambda wildcards: grid.train_inputs(config, wildcards),
     output:
         result=f"{RUN_DIR}/result.json",
     log:
