@@ -14,15 +14,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from methods.config import ConfigError, coerce
 
-OPTIMIZERS = ("sgd", "adam")
-LR_SCHEDULES = ("cosine", "constant", "step")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+LR_SCHEDULES = ("cosine", "constant", "step", "linear")
 SCHEDULE_SCOPES = ("all", "method")
 
 
@@ -42,6 +42,11 @@ class Recipe:
     step_every: int = 0
     step_factor: float = 0.1
     schedule_scope: str = "all"
+    warmup: float = 0.0
+
+    # Fields added after runs were recorded: left out of a run's config while at these values,
+    # so that the configs (and hashes) of earlier runs stay what they were.
+    LATER_FIELDS: ClassVar[dict[str, Any]] = {"warmup": 0.0}
 
     def __post_init__(self) -> None:
         checks = [
@@ -59,6 +64,7 @@ class Recipe:
                 "must be >= 1 (epochs between decays) with recipe.schedule 'step'",
             ),
             ("step_factor", 0 < self.step_factor <= 1, "must be in (0, 1]"),
+            ("warmup", 0 <= self.warmup < 1, "must be in [0, 1) (a fraction of the run's steps)"),
             (
                 "schedule_scope",
                 self.schedule_scope in SCHEDULE_SCOPES,
@@ -85,6 +91,8 @@ class Recipe:
         """The recipe's optimizer over ``params``."""
         if self.optimizer == "adam":
             return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        if self.optimizer == "adamw":  # decoupled weight decay (Loshchilov and Hutter 2019)
+            return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
 
     def schedules(self, own: bool) -> bool:
@@ -95,13 +103,27 @@ class Recipe:
         return own or self.schedule_scope == "all"
 
     def lr_factor(self, step: int, total_steps: int) -> float:
-        r"""Multiplier of the base lr at ``step``: cosine :math:`\tfrac12(1 + \cos(\pi t/T))`,
-        1 (constant), or step :math:`\text{step\_factor}^{\lfloor e / \text{step\_every} \rfloor}`
-        at epoch :math:`e = \lfloor t \cdot \text{epochs} / T \rfloor` (Bop's CIFAR recipe: x0.1
-        every 100 epochs)."""
+        r"""Multiplier of the base lr at ``step``: a linear warm-up :math:`t / W` over the first
+        :math:`W = \text{warmup} \cdot T` steps, then the schedule over the remaining
+        :math:`T - W`: cosine :math:`\tfrac12(1 + \cos(\pi t/T))`, 1 (constant), linear
+        :math:`1 - t/T` (BERT's fine-tuning, Devlin et al. 2019, App. A), or step
+        :math:`\text{step\_factor}^{\lfloor e / \text{step\_every} \rfloor}` at epoch
+        :math:`e = \lfloor t \cdot \text{epochs} / T \rfloor` (Bop's CIFAR recipe: x0.1 every
+        100 epochs). Without warm-up, :math:`t` and :math:`T` are the step and the run's steps."""
+        warm = int(self.warmup * total_steps)
+        if step < warm:
+            return (step + 1) / warm
+        step, total_steps = step - warm, total_steps - warm
         if self.schedule == "constant":
             return 1.0
         if self.schedule == "step":
             epoch = min(step, total_steps) * self.epochs // total_steps
             return self.step_factor ** (epoch // self.step_every)
+        if self.schedule == "linear":
+            return max(0.0, 1.0 - step / total_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as a run's config records it (see ``LATER_FIELDS``)."""
+        d = dataclasses.asdict(self)
+        return {k: v for k, v in d.items() if k not in self.LATER_FIELDS or v != self.LATER_FIELDS[k]}

@@ -85,6 +85,7 @@ class RunSpec:
         d = dataclasses.asdict(self)
         for key in ("data_root", "threads", "device", "data_options", "init_from", "init_digest"):
             d.pop(key)
+        d["recipe"] = self.recipe.to_dict()
         data = self.data_options.to_dict()
         if data != DataOptions().to_dict():
             d["data_options"] = data
