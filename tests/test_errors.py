@@ -77,7 +77,7 @@ ARGUMENT_CASES = {
     "unknown-arch": (
         [],
         {"arch": "resnet19"},
-        ["unknown architecture 'resnet19'", "Valid architectures:", "resnet18, resnet20"],
+        ["unknown architecture 'resnet19'", "Valid architectures:", "resnet18, resnet18_imagenet, resnet20"],
     ),
     "unknown-dataset": (
         [],

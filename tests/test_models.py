@@ -1,5 +1,7 @@
 """The CIFAR architectures of the peer papers: shapes, parameter counts, structure."""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -137,3 +139,163 @@ def test_a_declared_layer_the_model_lacks_is_refused() -> None:
             torch.zeros(2, 3, 16, 16),
             Binarizable(("stem", "fc")),
         )
+
+
+# -- MobileNetV2, the ImageNet ResNets and Bi-Real Net -----------------------------------------
+IMAGENET_RESNETS = ["resnet18_imagenet", "resnet34_imagenet", "resnet50_imagenet"]
+BIREAL = ["bireal18", "bireal34"]
+LARGE_ARCHS = ["mobilenetv2", *IMAGENET_RESNETS, *BIREAL]
+
+
+@pytest.mark.parametrize("in_channels", [1, 3])
+@pytest.mark.parametrize("arch", LARGE_ARCHS)
+def test_large_arch_output_shape(arch: str, in_channels: int) -> None:
+    """16 and 32 (CIFAR stem for Bi-Real), 28 (odd maps after two poolings), 64 (ImageNet stem)."""
+    for size in (16, 28, 32, 64):
+        model = build_model(arch, Inputs.image(in_channels, size), 7, 0.0625).eval()
+        with torch.no_grad():
+            assert model(torch.randn(2, in_channels, size, size)).shape == (2, 7)
+
+
+# Float parameter counts at width 1, 3 input channels. The ImageNet ResNets are torchvision's
+# (its model cards: 11.7M, 21.8M, 25.6M at 1000 classes). Bi-Real Net has ResNet-18/34's
+# convolutions and BatchNorms one for one (its downsample = parameter-free pool + the same 1x1
+# conv + BN), so with the ImageNet stem it has torchvision's counts too; with the CIFAR stem
+# (3x3 instead of 7x7: 3*64*(9 - 49) = -7_680) and 10 classes (512*990 + 990 = 507_870 fewer)
+# it has the CIFAR ResNet-18/34's: 11_689_512 - 7_680 - 507_870 = 11_173_962, and
+# 21_797_672 - 515_550 = 21_282_122. MobileNetV2: torchvision's mobilenet_v2 (3_504_872 at
+# 1000 classes) less 1280*990 + 990 = 1_268_190 for 10 classes.
+LARGE_PARAMS = {
+    ("resnet18_imagenet", 224, 1000): 11_689_512,
+    ("resnet34_imagenet", 224, 1000): 21_797_672,
+    ("resnet50_imagenet", 224, 1000): 25_557_032,
+    ("bireal18", 224, 1000): 11_689_512,
+    ("bireal34", 224, 1000): 21_797_672,
+    ("bireal18", 32, 10): 11_173_962,
+    ("bireal34", 32, 10): 21_282_122,
+    ("mobilenetv2", 32, 10): 2_236_682,
+}
+
+
+@pytest.mark.parametrize(("arch", "size", "classes"), list(LARGE_PARAMS))
+def test_large_arch_parameter_count(arch: str, size: int, classes: int) -> None:
+    model = build_model(arch, Inputs.image(3, size), classes, 1.0)
+    assert n_params(model) == LARGE_PARAMS[arch, size, classes]
+
+
+def test_bireal_with_cifar_stem_matches_the_cifar_resnet_count() -> None:
+    for bireal, resnet in (("bireal18", "resnet18"), ("bireal34", "resnet34")):
+        cifar = Inputs.image(3, 32)
+        assert n_params(build_model(bireal, cifar, 10)) == n_params(build_model(resnet, cifar, 10))
+
+
+@pytest.mark.parametrize("arch", IMAGENET_RESNETS)
+def test_imagenet_resnet_is_torchvisions_at_width_1(arch: str) -> None:
+    """Same state_dict keys and shapes in the same order, and the same layer execution order."""
+    torchvision = pytest.importorskip("torchvision")
+    ours = build_model(arch, Inputs.image(3, 224), 10, 1.0)
+    theirs = getattr(torchvision.models, arch.removesuffix("_imagenet"))(weights=None, num_classes=10)
+    shapes = [(k, tuple(v.shape)) for k, v in ours.state_dict().items()]
+    assert shapes == [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    x = torch.zeros(1, 3, 32, 32)
+    assert execution_order(ours, x) == execution_order(theirs, x)
+
+
+def test_imagenet_resnet_takes_other_input_channels_in_conv1() -> None:
+    model = build_model("resnet18_imagenet", Inputs.image(1, 224), 10, 1.0)
+    assert model.conv1.weight.shape == (64, 1, 7, 7)
+
+
+def test_mobilenetv2_matches_torchvision_at_other_widths() -> None:
+    """The paper's width multiplier (multiples of 8, 1280 kept below 1) at any width."""
+    torchvision = pytest.importorskip("torchvision")
+    for width in (0.5, 0.0625):
+        ours = build_model("mobilenetv2", Inputs.image(3), 10, width)
+        assert n_params(ours) == n_params(torchvision.models.mobilenet_v2(num_classes=10, width_mult=width))
+
+
+def test_mobilenetv2_is_the_cifar_variant() -> None:
+    """Stride-1 stem and 24-channel stage: a 32x32 image reaches conv2 at 4x4 (8x down)."""
+    model = build_model("mobilenetv2", Inputs.image(3), 10, 0.0625).eval()
+    seen = {}
+    model.conv2.register_forward_hook(lambda _m, i, _o: seen.update(shape=i[0].shape[-2:]))
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 32, 32))
+    assert model.conv1.stride == (1, 1) and seen["shape"] == (4, 4)
+    assert len(model.layers) == 17
+
+
+def _converted(arch: str, regime: str, width: float = 0.0625) -> nn.Module:
+    model = build_model(arch, Inputs.image(3), 5, width)
+    methods.build_method("ste", {}, regime, 0).convert(model, torch.zeros(2, 3, 16, 16), binarizable(arch))
+    return model
+
+
+def test_mobilenetv2_relu6_are_gone_in_bnn_and_kept_in_bwn() -> None:
+    # stem 1 + first block (t = 1, no expansion) 1 + 16 blocks x 2 + head 1
+    assert sum(isinstance(m, nn.ReLU6) for m in _converted("mobilenetv2", "bwn").modules()) == 35
+    assert not any(isinstance(m, nn.ReLU6) for m in _converted("mobilenetv2", "bnn").modules())
+
+
+def test_mobilenetv2_depthwise_convolutions_binarize_as_grouped() -> None:
+    """The binary depthwise conv is sign(x) * sign(W) per channel, with the float conv's groups;
+    the final 1x1 conv is binary, only conv1 and fc stay float."""
+    from methods.layers import BinaryConv2d
+
+    model = _converted("mobilenetv2", "bnn")
+    conv = model.layers[1].depthwise.conv
+    assert isinstance(conv, BinaryConv2d) and conv.groups == conv.in_channels == conv.out_channels > 1
+    assert isinstance(model.conv2, BinaryConv2d)
+    x = torch.randn(2, conv.in_channels, 6, 6)
+    signs = [torch.where(t >= 0, 1.0, -1.0) for t in (x, conv.weight)]  # sign(0) = +1
+    expected = F.conv2d(*signs, padding=1, groups=conv.groups)
+    with torch.no_grad():
+        assert torch.allclose(conv(x), expected)
+
+
+@pytest.mark.parametrize("arch", [*IMAGENET_RESNETS, *BIREAL])
+def test_every_shortcut_conv_is_declared_full_precision(arch: str) -> None:
+    """The 1x1 downsample convolutions stay float; every 3x3 conv but none other is binarized."""
+    model = build_model(arch, Inputs.image(3), 5, 0.0625)
+    shortcuts = {n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)}
+    shortcuts = {n for n in shortcuts if "downsample" in n or "shortcut" in n}
+    assert len(shortcuts) == (4 if arch == "resnet50_imagenet" else 3)
+    assert set(binarizable(arch).full_precision) == {"conv1", "fc", *shortcuts}
+
+
+@pytest.mark.parametrize("arch", BIREAL)
+def test_bireal_hardtanh_is_gone_in_bnn_and_kept_in_bwn(arch: str) -> None:
+    blocks = 8 if arch == "bireal18" else 16
+    assert sum(isinstance(m, nn.Hardtanh) for m in _converted(arch, "bwn").modules()) == 2 * blocks
+    assert not any(isinstance(m, nn.Hardtanh) for m in _converted(arch, "bnn").modules())
+
+
+# image size -> stem kernel, stride and pool (ImageNet stem from 64 pixels up)
+STEMS = [(32, 3, 1, nn.Identity), (63, 3, 1, nn.Identity), (64, 7, 2, nn.MaxPool2d)]
+
+
+@pytest.mark.parametrize(("size", "kernel", "stride", "pool"), STEMS)
+def test_bireal_stem_follows_the_image_size(size: int, kernel: int, stride: int, pool: type) -> None:
+    model = build_model("bireal18", Inputs.image(3, size), 10, 0.0625)
+    assert model.conv1.kernel_size == (kernel, kernel) and model.conv1.stride == (stride, stride)
+    assert type(model.maxpool) is pool
+
+
+@pytest.mark.parametrize("arch", BIREAL)
+def test_bireal_shortcut_around_every_binary_conv(arch: str) -> None:
+    """In every block, silencing one unit's BN leaves the other unit plus its own shortcut:
+    bn1 = 0 gives y = s(x) + bn2(conv2(clip(s(x)))) and bn2 = 0 gives y = bn1(conv1(clip(x))) + s(x)
+    (a plain ResNet block, one shortcut per two convs, would give neither)."""
+    torch.manual_seed(0)
+    model = build_model(arch, Inputs.image(3), 10, 0.0625)
+    blocks = [m for m in model.modules() if type(m).__name__ == "BiRealBlock"]
+    assert len(blocks) == (8 if arch == "bireal18" else 16)
+    for block in blocks:
+        x = torch.randn(2, block.conv1.in_channels, 8, 8)
+        no_bn1, no_bn2 = copy.deepcopy(block).eval(), copy.deepcopy(block).eval()
+        _zero_bn(no_bn1.bn1)
+        _zero_bn(no_bn2.bn2)
+        with torch.no_grad():
+            s = no_bn1.shortcut(x)
+            assert torch.allclose(no_bn1(x), s + no_bn1.bn2(no_bn1.conv2(F.hardtanh(s))), atol=1e-6)
+            assert torch.allclose(no_bn2(x), no_bn2.bn1(no_bn2.conv1(F.hardtanh(x))) + s, atol=1e-6)

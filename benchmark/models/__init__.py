@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 # Importing the architecture modules registers them in ARCHS.
-from benchmark.models import binarynet, resnet, resnet20, vgg_small  # noqa: F401
+from benchmark.models import (  # noqa: F401
+    binarynet,
+    bireal,
+    mobilenetv2,
+    resnet,
+    resnet20,
+    resnet_imagenet,
+    vgg_small,
+)
 from benchmark.models.registry import ARCHS, Architecture, binarizable, build_model, register_arch
 
 __all__ = ["ARCHS", "Architecture", "binarizable", "build_model", "register_arch"]
