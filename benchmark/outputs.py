@@ -204,6 +204,30 @@ register_table(
 )
 register_table(
     _peer_table(
+        "architectures",
+        "StoMPP against STE beyond ResNets: MobileNetV2 and BERT fine-tuning (fp, ste, stompp, "
+        "stompp_ste), each under its own recipe",
+        "StoMPP's pattern beyond ResNets (seed 000: MobileNetV2 and BERT fine-tuning), each "
+        "architecture under its recipe (BERT: the GLUE fine-tuning recipe). ",
+        "ste",
+        25,
+        " Claim S7 reads this table.",
+    )
+)
+register_table(
+    _peer_table(
+        "bireal",
+        "Bi-Real-18/34 trained from scratch and fine-tuned from a trained float Bi-Real (FT), STE "
+        "against StoMPP (the StoMPP paper's appendix, Figs. 10-13)",
+        "Bi-Real Net (StoMPP appendix): from scratch (ste, stompp) and fine-tuned from the fp run of "
+        "the same dataset, architecture and seed (ste_ft, stompp_ft; --init-from). ",
+        "ste",
+        27,
+        " Δ of a fine-tuned row is against STE from scratch.",
+    )
+)
+register_table(
+    _peer_table(
         "ovsw",
         "OvSW's own tables under its published recipes: Table 1, the Table 3 component ablation and "
         "the convergence rows (a recipe with half the epochs, named <recipe>_half)",

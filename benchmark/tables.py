@@ -28,13 +28,30 @@ from benchmark import stats
 from benchmark.aggregate import CELL_KEYS, cell_summary, check_single_recipe
 
 BASELINE = "ste"
-ARCH_ORDER = ("resnet18", "resnet34", "resnet50", "resnet20", "vgg_small", "binarynet")
+ARCH_ORDER = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet18_imagenet",
+    "resnet34_imagenet",
+    "resnet50_imagenet",
+    "resnet20",
+    "vgg_small",
+    "binarynet",
+    "mobilenetv2",
+    "bireal18",
+    "bireal34",
+    "bert_tiny",
+    "bert_base",
+)
 REGIME_ORDER = ("fp", "bnn", "bwn")
 VARIANT_ORDER = (
     "fp",
     "ste",
     "stompp",
     "stompp_ste",
+    "ste_ft",
+    "stompp_ft",
     "hybrid",
     "reverse_hybrid",
     "ovsw_ags",

@@ -257,7 +257,7 @@ def test_s6_sawtooth(claims: dict[str, cl.Claim]) -> None:
 
 
 def test_claims_yaml_has_the_stompp_and_peer_claims(claims: dict[str, cl.Claim]) -> None:
-    assert list(claims) == ["S1", "S2", "S3", "S4", "S5", "S6", "O1", "O2", "O3", "B1", "P1", "P2"]
+    assert list(claims) == ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "O1", "O2", "O3", "B1", "P1", "P2"]
     assert claims["S6"].params.freeze_end == 0.9
     assert claims["S2"].params.chance_margin_pp == 10.0
     assert claims["S1"].params.archs == ("resnet18", "resnet34", "resnet50")

@@ -277,3 +277,32 @@ def test_the_report_gives_the_smallest_difference_a_claim_could_detect(claims) -
     (several,) = claims["O2"].evaluate(cl.Tables(ovsw=o2))
     widths = [(p.ci_high - p.ci_low) / 2 for p in several.parts]
     assert regression.claim_row(claims["O2"], several)["half_width"] == pytest.approx(max(widths))
+
+
+# --------------------------------------------------------------------------- S7 beyond ResNets
+def on(arch: str, recipe: str, *rows: dict) -> list[dict]:
+    return [{**row, "arch": arch, "recipe": recipe, "ordering": "forward"} for row in rows]
+
+
+def test_s7_judges_each_architecture_and_says_which_is_missing(claims: dict[str, cl.Claim]) -> None:
+    """S7 holds on MobileNetV2 where StoMPP clearly beats STE; BERT, absent from the table
+    (no SST-2 here), is a NOT RUN outcome of its own that says why."""
+    rows = on("mobilenetv2", "mini", peer("ste", 80.0), peer("stompp", 85.0))
+    outcomes = {o.scope: o for o in claims["S7"].evaluate(cl.Tables(architectures=table(*rows)))}
+    assert {k: o.verdict for k, o in outcomes.items()} == {
+        "mini/digits/mobilenetv2": HOLDS,
+        "bert_base|bert_tiny": NOT_RUN,
+    }
+    text = outcomes["bert_base|bert_tiny"].parts[0].text
+    assert "no bert_base or bert_tiny cells" in text and "SST-2" in text
+
+
+def test_s7_fails_and_is_inconclusive_per_architecture(claims: dict[str, cl.Claim]) -> None:
+    rows = on("mobilenetv2", "mini", peer("ste", 85.0), peer("stompp", 80.0))
+    rows += on("bert_tiny", "bert", peer("ste", 80.0, std=5.0, n=2), peer("stompp", 81.0, std=5.0, n=2))
+    found = verdicts(claims["S7"], cl.Tables(architectures=table(*rows)))
+    assert found == {"mini/digits/mobilenetv2": FAILS, "bert/digits/bert_tiny": INCONCLUSIVE}
+
+
+def test_s7_without_its_table_is_not_run(claims: dict[str, cl.Claim]) -> None:
+    assert verdicts(claims["S7"], cl.Tables()) == {"all": NOT_RUN}

@@ -112,7 +112,7 @@ def test_report_has_a_row_per_number_and_claim_scope() -> None:
         Tables(depth_scaling=depth_table()),
         numbers["tolerance_pp"],
     )
-    assert rep["kind"].tolist() == ["number"] + ["claim"] * 12
+    assert rep["kind"].tolist() == ["number"] + ["claim"] * 13
     assert rep["id"].tolist()[1:] == [
         "S1:digits",
         "S2:all",
@@ -120,12 +120,12 @@ def test_report_has_a_row_per_number_and_claim_scope() -> None:
         "S4:all",
         "S5:digits/resnet50",
         "S6:all",
-        *(f"{claim}:all" for claim in ("O1", "O2", "O3", "B1", "P1", "P2")),
+        *(f"{claim}:all" for claim in ("S7", "O1", "O2", "O3", "B1", "P1", "P2")),
     ]
     assert set(rep["verdict"].iloc[1:]) == {"NOT RUN"}
     md = regression.report_markdown(rep)
     assert "| number | 1 | 0 | 0 | 0 | 0 | 0 |" in md
-    assert "| claim | 0 | 0 | 0 | 0 | 0 | 12 |" in md
+    assert "| claim | 0 | 0 | 0 | 0 | 0 | 13 |" in md
 
 
 def test_run_check_at_mini_scale(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from tests.workflow_grid import failure, smoke, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 VERDICTS = {"PASS", "FAIL", "HOLDS", "FAILS", "INCONCLUSIVE", "NOT RUN"}
-CLAIM_IDS = {"S1", "S2", "S3", "S4", "S5", "S6", "O1", "O2", "O3", "B1", "P1", "P2"}
+CLAIM_IDS = {"S1", "S2", "S3", "S4", "S5", "S6", "S7", "O1", "O2", "O3", "B1", "P1", "P2"}
 CELL = ["recipe", "dataset", "arch", "regime", "variant", "ordering"]
 NO_INPUT = "has no cells|was not produced"  # a claim NOT RUN for lack of cells or of a table
 

@@ -11,7 +11,7 @@ import yaml
 
 from benchmark.claims.cells import Tables
 from benchmark.claims.check import Check
-from benchmark.claims.peers import AtLeast, Beats, Components, Convergence, SilentWeights
+from benchmark.claims.peers import AtLeast, Beats, BeatsOnEach, Components, Convergence, SilentWeights
 from benchmark.claims.sawtooth import Sawtooth
 from benchmark.claims.stompp import Collapse, GainGrowsWithDepth, GlobalFreezing, OrderInsensitive, Ranking
 from benchmark.claims.verdicts import Outcome
@@ -29,6 +29,7 @@ CHECKS: dict[str, type[Check]] = {
     "components": Components,
     "convergence": Convergence,
     "beats": Beats,
+    "beats_on_each": BeatsOnEach,
     "at_least": AtLeast,
 }
 _CASTS = {"str": str, "float": float, "int": int}

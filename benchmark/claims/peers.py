@@ -1,5 +1,6 @@
 """The peers' claims on their own tables (``table`` names which: ovsw, bop, pabt), judged
-per recipe/dataset/arch: O1-O3 (OvSW), B1 (Bop), P1 and P2 (PaBT)."""
+per recipe/dataset/arch: O1-O3 (OvSW), B1 (Bop), P1 and P2 (PaBT); and the StoMPP paper's S7,
+judged the same way on its table of further architectures."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from benchmark.claims import cells
+from benchmark.claims.cells import Tables
 from benchmark.claims.check import Check, Scope
 from benchmark.claims.compare import compare_greater, share_above, share_ratio
-from benchmark.claims.verdicts import NOT_RUN, Part
+from benchmark.claims.verdicts import NOT_RUN, Outcome, Part
 
 
 @dataclass(frozen=True)
@@ -155,3 +157,28 @@ class AtLeast(PeerPair):
 
     def judge(self, table: pd.DataFrame, scope: Scope) -> list[Part]:
         return [self.beats(table, scope, -self.tolerance_pp)]
+
+
+@dataclass(frozen=True)
+class BeatsOnEach(Beats):
+    """S7: ``variant`` beats ``baseline`` by > margin_pp per recipe/dataset/arch, and the claim
+    is about every architecture family of ``archs`` (alternatives joined by ``|``, such as
+    ``bert_base|bert_tiny``): a family without a scope in the table is a NOT RUN outcome of
+    its own that says why (``missing_note``), so a claim judged on part of its architectures
+    says which part is missing."""
+
+    archs: tuple[str, ...]
+    missing_note: str
+
+    def evaluate(self, tables: Tables) -> list[Outcome]:
+        table = tables.get(self.table)
+        if table is None:
+            return super().evaluate(tables)
+        outcomes = [o for o in super().evaluate(tables) if o.scope != "all"]
+        present = {o.scope.split("/")[-1] for o in outcomes}
+        for family in self.archs:
+            names = family.split("|")
+            if not present & set(names):
+                text = f"NOT RUN: table_{self.table} has no {' or '.join(names)} cells for {self.needs()}"
+                outcomes.append(Outcome(family, [Part(NOT_RUN, f"{text}; {self.missing_note}")]))
+        return outcomes
