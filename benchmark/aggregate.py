@@ -249,6 +249,13 @@ def check_single_recipe(runs: pd.DataFrame, table: str) -> str:
     return recipes[0] if recipes else ""
 
 
+def check_recipe_per_dataset(runs: pd.DataFrame, table: str) -> None:
+    """One recipe per dataset (cells are compared within a dataset: ImageNet has its own
+    recipe next to CIFAR's); UserError naming the mixed recipes of a dataset."""
+    for dataset, group in runs.groupby("dataset", sort=True):
+        check_single_recipe(group, f"{table}' on '{dataset}")
+
+
 def chance_by_dataset(runs: pd.DataFrame) -> dict[str, float]:
     """Chance accuracy of each dataset, from any finished run on it."""
     done = runs[runs["complete"]].dropna(subset=["chance_acc"])

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import stats
-from benchmark.aggregate import CELL_KEYS, cell_summary, check_single_recipe
+from benchmark.aggregate import CELL_KEYS, cell_summary, check_recipe_per_dataset, check_single_recipe
 
 BASELINE = "ste"
 ARCH_ORDER = (
@@ -195,7 +195,7 @@ def reported_lookup(reported: pd.DataFrame | None) -> pd.DataFrame:
 def depth_scaling(runs: pd.DataFrame, reported: pd.DataFrame | None = None) -> pd.DataFrame:
     """The depth-scaling table (columns DEPTH_COLUMNS); reported numbers are attached to
     the forward-ordering (or ordering-free) cell their metric describes."""
-    check_single_recipe(runs, "depth_scaling")
+    check_recipe_per_dataset(runs, "depth_scaling")
     cells = cell_summary(runs)
     ste = cells[cells["variant"] == BASELINE]
     out = _difference_to(cells, ste, ["dataset", "arch", "regime"], "gain_over_ste")
@@ -210,7 +210,7 @@ def depth_scaling(runs: pd.DataFrame, reported: pd.DataFrame | None = None) -> p
 
 def ordering(runs: pd.DataFrame) -> pd.DataFrame:
     """The ordering table (columns ORDERING_COLUMNS) over the variants that have an ordering."""
-    check_single_recipe(runs, "ordering")
+    check_recipe_per_dataset(runs, "ordering")
     cells = cell_summary(runs[runs["ordering"] != "none"])
     forward = cells[cells["ordering"] == "forward"]
     out = _difference_to(cells, forward, ["dataset", "arch", "regime", "variant"], "diff_vs_forward")

@@ -107,6 +107,18 @@ def test_s1_holds_fails_inconclusive(claims: dict[str, cl.Claim]) -> None:
     assert verdicts(claims["S1"], cl.Tables(depth_scaling=noisy)) == {"digits": INCONCLUSIVE}
 
 
+def test_s1_and_s5_read_the_imagenet_resnets_on_imagenet(claims: dict[str, cl.Claim]) -> None:
+    """On ImageNet the depth series is the ImageNet ResNets (resnet50|resnet50_imagenet)."""
+    cifar = depth({"resnet18": 2.0, "resnet34": 6.0, "resnet50": 12.0})
+    imagenet = depth({"resnet18_imagenet": 12.0, "resnet34_imagenet": 6.0, "resnet50_imagenet": 2.0})
+    imagenet["dataset"] = "imagenet"
+    both = cl.Tables(depth_scaling=pd.concat([cifar, imagenet], ignore_index=True))
+    assert verdicts(claims["S1"], both) == {"digits": HOLDS, "imagenet": FAILS}
+    texts = [p.text for o in claims["S1"].evaluate(both) if o.scope == "imagenet" for p in o.parts]
+    assert "gain resnet34_imagenet +6.00 - gain resnet18_imagenet +12.00" in texts[0]
+    assert {o.scope for o in claims["S5"].evaluate(both)} == {"digits/resnet50", "imagenet/resnet50_imagenet"}
+
+
 def test_s1_uses_the_four_cell_welch_interval(claims: dict[str, cl.Claim]) -> None:
     table = depth({"resnet18": 2.0, "resnet34": 6.0, "resnet50": 12.0})
     (outcome,) = claims["S1"].evaluate(cl.Tables(depth_scaling=table))
@@ -260,7 +272,7 @@ def test_claims_yaml_has_the_stompp_and_peer_claims(claims: dict[str, cl.Claim])
     assert list(claims) == ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "O1", "O2", "O3", "B1", "P1", "P2"]
     assert claims["S6"].params.freeze_end == 0.9
     assert claims["S2"].params.chance_margin_pp == 10.0
-    assert claims["S1"].params.archs == ("resnet18", "resnet34", "resnet50")
+    assert claims["S1"].params.archs[0] == "resnet18|resnet18_imagenet"
 
 
 def test_thresholds_come_from_the_yaml(tmp_path: Path) -> None:

@@ -264,6 +264,19 @@ def test_mixed_recipes_are_refused(tmp_path: Path) -> None:
         build_table("ordering", paths, tmp_path / "t.csv")
 
 
+def test_each_dataset_may_have_its_own_recipe(tmp_path: Path) -> None:
+    """Cells are compared within a dataset, so ImageNet's recipe may differ from CIFAR's."""
+    paths = [
+        write_run(tmp_path, 60.0, variant="ste", recipe="mini"),
+        write_run(tmp_path, 70.0, variant="stompp", recipe="mini"),
+        write_run(tmp_path, 50.0, variant="ste", recipe="mini_imagenet", dataset="imagenet"),
+        write_run(tmp_path, 55.0, variant="stompp", recipe="mini_imagenet", dataset="imagenet"),
+    ]
+    table = tables.depth_scaling(aggregate.read_runs(paths))
+    gains = table.dropna(subset=["gain_over_ste"]).set_index("dataset")["gain_over_ste"]
+    assert gains.to_dict() == {"digits": pytest.approx(10.0), "imagenet": pytest.approx(5.0)}
+
+
 def test_renderings_show_mean_std_interval_and_not_run(depth_runs: list[Path]) -> None:
     table = tables.depth_scaling(aggregate.read_runs(depth_runs))
     shown = TABLES.get("depth_scaling").display(table)

@@ -21,6 +21,14 @@ def _variant_scopes(table: pd.DataFrame, regime: str | list[str], variants: tupl
     return cells.scopes(table, ["dataset", "arch", "variant"], regime=regime, variant=variants)
 
 
+def resolve_arch(present: set[str], entry: str) -> str:
+    """An architecture entry of a depth series: a name, or alternatives joined by ``|`` (the
+    CIFAR ResNet and its ImageNet form, ``resnet50|resnet50_imagenet``), of which the first in
+    ``present`` (the architectures with cells to compare) is meant, else the first."""
+    names = entry.split("|")
+    return next((n for n in names if n in present), names[0])
+
+
 @dataclass(frozen=True)
 class GainGrowsWithDepth(Check):
     """S1: gain(variant over baseline) grows along ``archs`` (shallow to deep), per dataset."""
@@ -41,7 +49,10 @@ class GainGrowsWithDepth(Check):
 
     def judge(self, table: pd.DataFrame, scope: Scope) -> list[Part]:
         (dataset,) = scope
-        return [self._step(table, dataset, shallow, deep) for shallow, deep in pairwise(self.archs)]
+        rows = table[(table["dataset"] == dataset) & table["variant"].isin([self.variant, self.baseline])]
+        present = set(rows.loc[rows["regime"] == self.regime, "arch"])
+        archs = [resolve_arch(present, entry) for entry in self.archs]
+        return [self._step(table, dataset, shallow, deep) for shallow, deep in pairwise(archs)]
 
     def _step(self, table: pd.DataFrame, dataset: str, shallow: str, deep: str) -> Part:
         """gain(deep) - gain(shallow) > margin, with the four-cell Welch interval."""
@@ -171,12 +182,13 @@ class Ranking(Check):
 
     def scopes(self, table: pd.DataFrame) -> list[Scope]:
         """(dataset, the deepest of ``archs`` with a cell of the ranking) per dataset."""
-        where = {"regime": self.regime, "variant": self.ranking, "arch": self.archs}
+        names = [name for entry in self.archs for name in entry.split("|")]
+        where = {"regime": self.regime, "variant": self.ranking, "arch": names}
         found = cells.scopes(table, ["dataset", "arch"], **where)
         present: dict[str, set[str]] = {}  # per dataset, in table order
         for dataset, arch in found:
             present.setdefault(dataset, set()).add(arch)
-        return [(d, [a for a in self.archs if a in archs][-1]) for d, archs in present.items()]
+        return [(d, [a for a in names if a in archs][-1]) for d, archs in present.items()]
 
     def judge(self, table: pd.DataFrame, scope: Scope) -> list[Part]:
         dataset, arch = scope
