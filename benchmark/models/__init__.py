@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Importing the architecture modules registers them in ARCHS.
 from benchmark.models import (  # noqa: F401
+    bert,
     binarynet,
     bireal,
     mobilenetv2,
