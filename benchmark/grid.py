@@ -19,7 +19,8 @@ Grid rules:
   ``bwn`` grid has no hybrid runs).
 - A section trains with its ``recipe`` (default: the top-level ``recipe``). A section
   made of ``parts`` (a list of such grids, e.g. a peer paper's main table on CIFAR-10 and
-  its ablation on CIFAR-100 under another recipe) needs the union of its parts' runs.
+  its ablation on CIFAR-100 under another recipe) needs the union of its parts' runs; its
+  own grid keys are defaults for its parts.
 - A variant with ``init_from`` starts each of its runs from the final weights of another
   variant's run of the same dataset, architecture and seed (:func:`init_source`); that run
   is the train job's input, so it is trained first.
@@ -78,10 +79,17 @@ def supported_regimes(config: Config, variant: str) -> tuple[str, ...]:
     return tuple(r for r in facts.of(method_of(config, variant)).regimes if r in BINARY_REGIMES)
 
 
+GRID_KEYS = ("variants", "orderings", "archs", "regimes")  # every grid states these
+
+
 def section_parts(config: Config, section: str, name: str) -> list[dict[str, Any]]:
-    """The grids of ``config[section][name]``: its ``parts``, or the section itself."""
+    """The grids of ``config[section][name]``: its ``parts``, each over the section's own grid
+    keys (the parts' defaults), or the section itself."""
     entry = config[section][name]
-    return list(entry["parts"]) if "parts" in entry else [entry]
+    if "parts" not in entry:
+        return [entry]
+    defaults = {key: value for key, value in entry.items() if key != "parts"}
+    return [{**defaults, **part} for part in entry["parts"]]
 
 
 def grid_axes(config: Config, grid: Mapping[str, Any]) -> dict[str, list]:
@@ -285,14 +293,16 @@ def train_resources(config: Config, wildcards: Any, attempt: int = 1) -> dict[st
     with those attributes or keys). The runtime grows with the retry ``attempt`` (1, 2,
     ...): ``runtime * runtime_growth ** (attempt - 1)`` minutes, rounded up, so a run
     that hit its time limit (and checkpointed) asks for more the next time. CPUs are
-    the config's ``threads``: ``cpus_per_gpu`` for a GPU job, ``cpus_per_task``
-    otherwise (the other one is 0, which the plugin ignores).
+    the config's ``threads`` plus the dataset's loader ``workers`` (``data_options``):
+    ``cpus_per_gpu`` for a GPU job, ``cpus_per_task`` otherwise (the other one is 0, which
+    the plugin ignores).
     """
     dataset, arch = (_wildcard(wildcards, name) for name in ("dataset", "arch"))
     estimate = resource_estimate(config, dataset, arch)
     growth = float((config.get("resources") or {}).get("runtime_growth", RESOURCE_DEFAULTS["runtime_growth"]))
     runtime = math.ceil(estimate["runtime"] * growth ** (max(int(attempt), 1) - 1))
-    cpus = int(config.get("threads", 1))
+    workers = ((config.get("data_options") or {}).get(dataset) or {}).get("workers") or 0
+    cpus = int(config.get("threads", 1)) + int(workers)
     gpus = estimate["gpus"]
     return {
         "mem_mb": estimate["mem_mb"],
@@ -310,7 +320,7 @@ def train_resource(config: Config, name: str) -> Callable[[Any, int], int] | int
     if name not in TRAIN_RESOURCES:
         raise ValueError(f"unknown train resource '{name}' (has {TRAIN_RESOURCES})")
     estimates = (config.get("resources") or {}).get("estimates") or {}
-    datasets = {"", *(config.get("datasets") or []), *estimates}
+    datasets = {"", *(config.get("datasets") or []), *estimates, *(config.get("data_options") or {})}
     archs = {"", *(config.get("archs") or []), *(a for per in estimates.values() for a in per or {})}
     values = {
         train_resources(config, {"dataset": dataset, "arch": arch}, attempt)[name]
@@ -455,6 +465,9 @@ def _naming(where: str) -> Iterator[None]:
 def _check_grid(where: str, grid: Mapping[str, Any], config: Config) -> None:
     """Names declared, recipe known, and a regime for every binarizing variant. Seeds are not
     names: a grid may use more seeds than the top level (e.g. for a claim's comparison)."""
+    missing = [key for key in GRID_KEYS if key not in grid]
+    if missing:
+        raise ConfigError(f"{where}: no {', '.join(missing)} (set them in the part or on its section)")
     for axis in AXES:
         if axis != "seeds":
             _check_subset(f"{where}.{axis}", grid.get(axis, []), axis, config)

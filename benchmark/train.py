@@ -16,7 +16,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -373,6 +373,11 @@ def train_epoch(s: Session, run: RunState, saver: Saver) -> dict[str, float]:
         drop_last=True,
         start_batch=run.batch,
     )
+    with contextlib.closing(batches):  # a loader's workers stop as soon as an epoch is left
+        return _train_batches(s, run, saver, batches)
+
+
+def _train_batches(s: Session, run: RunState, saver: Saver, batches: Iterator[Any]) -> dict[str, float]:
     for inputs, y in batches:
         saver.at_step_boundary(run.step, stepped=False)
         inputs, y = to_device(inputs, s.device, s.layout), y.to(s.device, non_blocking=True)

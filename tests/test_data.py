@@ -63,13 +63,14 @@ def assert_batches_equal(a: list, b: list) -> None:
 
 
 def test_registry_lists_the_datasets() -> None:
-    assert DATASETS.names() == ["cifar10", "cifar100", "digits", "fashion_mnist", "mnist", "synthetic"]
+    expected = ["cifar10", "cifar100", "digits", "fashion_mnist", "imagenet", "mnist", "sst2", "synthetic"]
+    assert DATASETS.names() == expected
 
 
 def test_unknown_name_lists_valid_names_and_suggests() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean 'cifar10'") as err:
         load_dataset("cifar11")
-    assert "cifar100, digits, fashion_mnist, mnist, synthetic" in str(err.value)
+    assert "cifar100, digits, fashion_mnist, imagenet, mnist, sst2, synthetic" in str(err.value)
 
 
 # -- digits -----------------------------------------------------------------------------------

@@ -254,7 +254,7 @@ def test_a_grid_may_use_more_seeds_than_the_top_level(config):
     ablation = [r for r in grid.section_runs(config, "tables", "ovsw") if r.variant == "ovsw_ags"]
     assert sorted(r.seed for r in ablation) == [0, 1, 2, 3, 4]
     grid.check_config(config)  # accepted although seeds 2-4 are not top-level seeds
-    config["tables"]["bop"]["seeds"] = [7]
+    config["tables"]["bop"]["parts"][0]["seeds"] = [7]
     assert {r.seed for r in grid.section_runs(config, "tables", "bop")} == {7}
 
 
@@ -305,7 +305,8 @@ def test_every_config_declares_the_peer_variants(name):
         "hybrid": ("bnn",),
         "reverse_hybrid": ("bnn",),
     }
-    assert set(config["tables"]) == {"depth_scaling", "ordering", "peers", "ovsw", "bop", "pabt"}
+    tables = {"depth_scaling", "ordering", "architectures", "bireal", "peers", "ovsw", "bop", "pabt"}
+    assert set(config["tables"]) == tables
     assert set(config["figures"]) == {"trajectories", "silent_weights"}
     grid.check_config(config)
 
@@ -315,10 +316,21 @@ def test_paper_config_covers_the_full_grid():
     runs = grid.all_runs(config)
     assert {r.variant for r in runs} == set(config["variants"])
     assert {r.arch for r in runs} == set(config["archs"])
-    assert {r.dataset for r in runs} == {"cifar10", "cifar100"}
+    assert {r.dataset for r in runs} == {"cifar10", "cifar100", "imagenet", "sst2"}
+    assert {r.arch for r in runs if r.dataset == "sst2"} == {"bert_base"}
+    assert {r.arch for r in runs if r.dataset == "imagenet"} == {
+        "resnet18_imagenet",
+        "resnet34_imagenet",
+        "resnet50_imagenet",
+        "bireal18",
+    }
+    for run in runs:  # every fine-tuning run starts from a run of the grid
+        source = grid.init_source(config, run)
+        assert source is None or source in runs
     assert {r.regime for r in runs} == {"fp", "bnn", "bwn"}
     assert {r.ordering for r in runs} == {"forward", "reverse", "global", "random", "none"}
     assert {r.seed for r in runs} == {0, 1, 2, 3, 4}
+    assert {r.seed for r in runs if r.dataset == "imagenet"} == {0, 1, 2}
     assert {r.recipe for r in runs} == set(configs.read(CONFIGS / "paper.yaml")["recipes"])
     epochs = {name: recipe["epochs"] for name, recipe in config["recipes"].items()}
     assert (epochs["ovsw_cifar"], epochs["ovsw_ablation"], epochs["ovsw_ablation_half"]) == (600, 120, 60)
@@ -368,5 +380,26 @@ def test_the_default_is_found_wherever_snakemake_starts(tmp_path):
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     jobs = dict(line.split() for line in proc.stdout.splitlines() if line.startswith(("train ", "table ")))
-    assert int(jobs["train"]) == len(grid.all_runs(load("smoke"))) == 44
+    assert int(jobs["train"]) == len(grid.all_runs(load("smoke"))) == 49
     assert int(jobs["table"]) == len(load("smoke")["tables"])
+
+
+def test_a_dry_run_of_the_paper_config_trains_the_new_inputs_and_fine_tunes_after_its_source(tmp_path):
+    """`snakemake -n` of the paper config: ImageNet, SST-2, MobileNetV2, Bi-Real and BERT runs,
+    and each fine-tuning run takes its initialising run's result as input."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--dry-run", "all"]
+    cmd += ["--configfile", str(CONFIGS / "paper.yaml")]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    outputs = {}
+    for block in proc.stdout.split("rule train:")[1:]:
+        fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[:3] if ": " in line)
+        outputs[RunId.from_result(fields["output"])] = fields.get("input")
+    assert {"imagenet", "sst2"} <= {r.dataset for r in outputs}
+    new_archs = {"mobilenetv2", "bireal18", "bireal34", "bert_base", "resnet50_imagenet"}
+    assert new_archs <= {r.arch for r in outputs}
+    tuned = {run: source for run, source in outputs.items() if run.variant.endswith("_ft")}
+    assert len(tuned) == 2 * 2 * 2 * 5  # ste_ft, stompp_ft x cifar10/100 x bireal18/34 x 5 seeds
+    for run, source in tuned.items():
+        expected = RunId(run.recipe, run.dataset, run.arch, "fp", "fp", "none", run.seed)
+        assert source == expected.result

@@ -84,6 +84,12 @@ def test_fractional_growth_rounds_up():
     assert [grid.train_resources(config, wildcards(), a)["runtime"] for a in (1, 2, 3)] == [10, 15, 23]
 
 
+def test_loader_workers_add_cpus():
+    config = {**CONFIG, "data_options": {"cifar10": {"workers": 8}}}
+    assert grid.train_resources(config, wildcards("cifar10", "resnet18"))["cpus_per_gpu"] == 4 + 8
+    assert grid.train_resources(config, wildcards("cifar100", "resnet18"))["cpus_per_gpu"] == 4
+
+
 def test_cpus_are_threads_per_gpu_or_per_task():
     gpu = grid.train_resources(CONFIG, wildcards("cifar10", "resnet18"))
     assert (gpu["gpu"], gpu["cpus_per_gpu"], gpu["cpus_per_task"]) == (1, 4, 0)
@@ -107,8 +113,9 @@ def test_resources_the_same_for_every_run_are_numbers_not_callables():
     """Fewer callables for Snakemake to evaluate per job; the paper config varies mem and runtime."""
     paper = {name: grid.train_resource(load("paper"), name) for name in grid.TRAIN_RESOURCES}
     constants = {name: value for name, value in paper.items() if not callable(value)}
-    assert constants == {"gpu": 1, "cpus_per_task": 0, "cpus_per_gpu": 4}
+    assert constants == {"gpu": 1, "cpus_per_task": 0}
     assert callable(paper["mem_mb"]) and callable(paper["runtime"])
+    assert callable(paper["cpus_per_gpu"])  # imagenet adds its loader workers
     fixed = {"threads": 1, "datasets": ["digits"], "archs": ["resnet18"], "resources": {"runtime_growth": 1}}
     assert grid.train_resource(fixed, "runtime") == grid.RESOURCE_DEFAULTS["runtime"]
     assert callable(grid.train_resource({**fixed, "resources": {"runtime_growth": 2}}, "runtime"))
@@ -118,7 +125,8 @@ def test_shipped_configs_estimate_every_run():
     paper, smoke = load("paper"), load("smoke")
     for run in grid.all_runs(paper):
         r = grid.train_resources(paper, run, 1)
-        assert r["gpu"] == 1 and r["cpus_per_gpu"] == paper["threads"] and r["runtime"] >= 60
+        workers = paper["data_options"].get(run.dataset, {}).get("workers", 0)
+        assert r["gpu"] == 1 and r["cpus_per_gpu"] == paper["threads"] + workers and r["runtime"] >= 60
     deepest = grid.train_resources(paper, wildcards("cifar100", "resnet50"))
     assert deepest["runtime"] > grid.train_resources(paper, wildcards("cifar100", "resnet18"))["runtime"]
     r = grid.train_resources(smoke, wildcards("synthetic", "resnet18"), 1)

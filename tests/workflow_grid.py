@@ -59,8 +59,10 @@ def small_grid() -> dict:
     full.update(one(), variants=["fp", "ste", "ovsw_ags", "ovsw"])
     half.update(one(), variants=["ovsw"])
     tables["ovsw"]["parts"] = [full, half]
-    tables["bop"].update(one(), variants=["bop"], archs=["binarynet"])
-    tables["pabt"].update(one(), variants=["fp", "pabt"])
+    tables["bop"]["parts"][0].update(one(), variants=["bop"], archs=["binarynet"])
+    tables["pabt"]["parts"][0].update(one(), variants=["fp", "pabt"], archs=["resnet20"])
+    tables["architectures"].update(one(), variants=["ste", "stompp"], archs=["mobilenetv2"])
+    tables["bireal"].update(one(), variants=["fp", "ste_ft"], archs=["bireal18"])  # fine-tuning
     figures["trajectories"].update(one(), variants=["ste", "stompp"])
     figures["silent_weights"].update(one(), variants=["ste", "ovsw"])
     return config
