@@ -1,8 +1,9 @@
 """The descriptive commands: ``bnnbench methods``, ``summary`` and ``bench``."""
 
 import pytest
+import torch
 
-from benchmark.bench import run_bench
+from benchmark.bench import bench_data, run_bench
 from benchmark.cli import main
 
 
@@ -37,3 +38,32 @@ def test_bench_times_every_method() -> None:
     )
     assert set(medians) >= {"ste", "stompp", "fp", "stompp@first_quarter"}
     assert all(t > 0 for t in medians.values())
+
+
+@pytest.mark.parametrize(
+    ("arch", "shape"),
+    [("bert_tiny", ["--seq-len", "8", "--vocab-size", "50"]), ("mobilenetv2", ["--image-size", "16"])],
+)
+def test_bench_reports_a_ratio_per_method_for_text_and_image_archs(
+    arch: str, shape: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked = ["ste", "stompp", "ovsw"]
+    argv = ["bench", "--arch", arch, "--width", "0.25", "--batch-size", "4", "--steps", "2", *shape]
+    assert main([*argv, "--threads", "1", "--methods", *asked]) == 0
+    out = capsys.readouterr().out
+    whole = out.split("-- whole schedule")[1].split("-- first quarter")[0]
+    ratios = {line.split()[0]: float(line.split()[-1]) for line in whole.strip().splitlines()}
+    assert set(ratios) == set(asked) and ratios["ste"] == 1.0
+    assert all(r > 0 for r in ratios.values())
+
+
+def test_bench_batch_is_seeded_and_of_the_kind_the_arch_takes() -> None:
+    text = bench_data("bert_tiny", 3, seq_len=5, vocab_size=7)
+    ids, labels = next(text.batches("test", 3))
+    assert set(ids) == {"input_ids", "attention_mask", "token_type_ids"} and labels.shape == (3,)
+    assert ids["input_ids"].shape == (3, 5) and ids["input_ids"].dtype == torch.int64
+    assert ids["input_ids"].max() < 7 and bool(ids["attention_mask"].eq(1).all())
+    again = next(bench_data("bert_tiny", 3, seq_len=5, vocab_size=7).batches("test", 3))[0]
+    assert torch.equal(ids["input_ids"], again["input_ids"])
+    images, _ = next(bench_data("mobilenetv2", 2, image_size=8).batches("test", 2))
+    assert images.shape == (2, 3, 8, 8)

@@ -166,7 +166,10 @@ def test_reported_stompp_csv_maps_methods_to_variants() -> None:
     mapping = set(zip(stompp["method"], stompp["variant"], strict=True))
     assert mapping == {("stompp", "stompp"), ("stompp_ste_frozen", "stompp_ste")}
     assert stompp["source"].notna().all()
-    assert set(stompp["recipe"]) == {"paper"}
+    # CIFAR rows under the matched minimal recipe, ImageNet rows under its ImageNet form
+    assert set(stompp.loc[stompp["dataset"] != "imagenet", "recipe"]) == {"paper"}
+    imagenet = stompp[stompp["dataset"] == "imagenet"]
+    assert set(imagenet["recipe"]) == {"paper_imagenet"} and imagenet["arch"].str.endswith("_imagenet").all()
 
 
 # --------------------------------------------------------------------------- the peers' numbers
@@ -222,7 +225,7 @@ def test_peer_numbers_are_judged_against_their_papers_table() -> None:
     # the same cell key under the half recipe is a different cell: 50 vs 55.28 FAILS
     assert verdicts["ovsw:cifar100/resnet18/bnn/ste:top1@ovsw_ablation_half"] == "FAIL"
     assert verdicts["ovsw:cifar100/resnet18/bnn/ovsw:top1@ovsw_ablation"] == "NOT RUN"  # n = 0
-    assert verdicts["ovsw:imagenet/resnet18/bnn/ovsw:top5@ovsw_imagenet"] == "NOT RUN"
+    assert verdicts["ovsw:imagenet/resnet18_imagenet/bnn/ovsw:top5@ovsw_imagenet"] == "NOT RUN"
     bireal = rows[rows["id"].str.startswith("bireal:")]
     assert set(bireal["verdict"]) == {"NOT RUN"}
     assert bireal["detail"].str.contains("no table reproduces paper 'bireal'").all()

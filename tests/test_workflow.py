@@ -21,6 +21,7 @@ from tests.workflow_grid import failure, smoke, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 VERDICTS = {"PASS", "FAIL", "HOLDS", "FAILS", "INCONCLUSIVE", "NOT RUN"}
+TABLE_NAMES = {"depth_scaling", "ordering", "architectures", "bireal", "peers", "ovsw", "bop", "pabt"}
 CLAIM_IDS = {"S1", "S2", "S3", "S4", "S5", "S6", "S7", "O1", "O2", "O3", "B1", "P1", "P2"}
 CELL = ["recipe", "dataset", "arch", "regime", "variant", "ordering"]
 NO_INPUT = "has no cells|was not produced"  # a claim NOT RUN for lack of cells or of a table
@@ -59,7 +60,7 @@ def test_every_run_finished_with_a_record(finished_workflow):
 
 def test_tables_have_one_row_per_cell(finished_workflow):
     workdir, config = finished_workflow
-    assert set(config["tables"]) == {"depth_scaling", "ordering", "peers", "ovsw", "bop", "pabt"}
+    assert set(config["tables"]) == TABLE_NAMES
     for name in config["tables"]:
         table = pd.read_csv(workdir / f"results/table_{name}.csv")
         assert_one_row_per_cell(table, grid.section_runs(config, "tables", name), name)
@@ -135,7 +136,7 @@ def test_the_smoke_grid_has_the_cells_of_every_claim(tmp_path):
         assert path == tmp_path / run.result
     reported = [ROOT / p for p in config["paper"]["reported"]]
     tables_dir = tmp_path / config["paper"]["tables_dir"]
-    assert set(config["tables"]) == {"depth_scaling", "ordering", "peers", "ovsw", "bop", "pabt"}
+    assert set(config["tables"]) == TABLE_NAMES
     for name in config["tables"]:
         runs = grid.section_runs(config, "tables", name)
         paths = [tmp_path / run.result for run in runs]
