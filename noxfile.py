@@ -105,7 +105,15 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
-    """Median training-step time of each method relative to ste (``bnnbench bench``)."""
+    """Median training-step time of each method relative to ste (``bnnbench bench``).
+
+    Arguments after ``--`` go to ``bnnbench bench`` (``bnnbench bench --help`` lists them); the
+    default times resnet18 at width 0.25. Another architecture, image or text (its batch is
+    of the kind it takes)::
+
+        nox -s bench -- --arch mobilenetv2 --width 1 --batch-size 128 --methods ste stompp ovsw
+        nox -s bench -- --arch bert_tiny --width 1 --batch-size 32 --seq-len 64 --methods ste stompp
+    """
     _require_bnnbench(session)
     session.run("bnnbench", "bench", *session.posargs)
 

@@ -332,11 +332,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 # -- bench -------------------------------------------------------------------------------
 def add_bench(sub: Any) -> None:
-    p = sub.add_parser("bench", help="median training-step time of each method relative to ste")
-    p.add_argument("--arch", default="resnet18")
+    p = sub.add_parser(
+        "bench",
+        help="median training-step time of each method relative to ste",
+        description="Median training-step time of each method relative to ste, on one seeded random "
+        "batch of the inputs the architecture takes: images for an image architecture, token ids for "
+        "a text one (bert_tiny, bert_base).",
+    )
+    p.add_argument("--arch", default="resnet18", help="a registered architecture, image or text")
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--image-size", type=int, default=32, help="image side S (image architectures)")
+    p.add_argument("--seq-len", type=int, default=64, help="tokens per sentence (text architectures)")
+    p.add_argument("--vocab-size", type=int, default=1000, help="token-id vocabulary (text architectures)")
     p.add_argument("--steps", type=int, default=30, help="timed steps per method")
     p.add_argument(
         "--methods", nargs="+", default=None, help="methods to time (default: every registered method)"
@@ -347,22 +355,26 @@ def add_bench(sub: Any) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from benchmark.bench import format_bench, run_bench
+    import torch
 
-    print(
-        format_bench(
-            run_bench(
-                args.arch,
-                args.width,
-                args.batch_size,
-                args.image_size,
-                args.steps,
-                args.methods,
-                args.threads,
-                args.device,
-            )
-        )
+    from benchmark.bench import describe_batch, format_bench, run_bench
+
+    batch = describe_batch(args.arch, args.batch_size, args.image_size, args.seq_len, args.vocab_size)
+    medians = run_bench(
+        args.arch,
+        width=args.width,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        seq_len=args.seq_len,
+        vocab_size=args.vocab_size,
+        steps=args.steps,
+        names=args.methods,
+        threads=args.threads,
+        device_name=args.device,
     )
+    threads = torch.get_num_threads()
+    print(f"{args.arch} (width {args.width}), {batch}, {args.steps} timed steps, {threads} threads")
+    print(format_bench(medians))
     return 0
 
 
