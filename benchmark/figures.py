@@ -26,7 +26,7 @@ from benchmark.aggregate import SCOPE_ALL, SCOPE_LAST
 from benchmark.tables import sort_cells
 
 DEFAULT_VARIANTS = ("ste", "stompp")
-SILENT_VARIANTS = ("ste", "ovsw")
+SILENT_VARIANTS = ("ovsw_vanilla", "ovsw")  # OvSW Fig. 1: vanilla (AGS and SAD off) vs OvSW
 VALUE = "test_acc_as_trained"
 PANEL_SIZE = (4.6, 3.4)
 MAX_COLUMNS = 3

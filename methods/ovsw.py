@@ -69,7 +69,9 @@ the penalty :math:`\gamma` of Eq. 16, and keeps the threshold ``--track_threshol
 ``sad_gamma`` is left unset; the resolved numbers are what the config records.
 
 The paper's component ablation (Tab. 3, left) is two plain overrides of ``ovsw``:
-``sad: false`` (AGS only) and ``ags: false`` (SAD only).
+``sad: false`` (AGS only) and ``ags: false`` (SAD only); its "vanilla" BNN (Tab. 3, the
+Sec. 5.3 convergence rows, Fig. 1) is both off (the variant ``ovsw_vanilla``): this binarizer
+without gradient rewriting, not the clipped STE without scale of ``methods.ste``.
 
 Metrics: besides the base class's ``never_flipped`` and ``flip_ratio``, ``ags_ratio`` (mean
 :math:`\|G_k\|/\|W_k\|` before scaling) and ``silent`` (percent of weights with

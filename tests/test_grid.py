@@ -266,14 +266,15 @@ def test_sections_with_their_own_recipe_and_with_parts(config):
     for run in ovsw:
         by_recipe.setdefault(run.recipe, set()).add((run.arch, run.variant))
     table1 = {(a, v) for a in ("resnet18", "resnet20", "vgg_small") for v in ("fp", "ovsw")}
-    ablation = {("resnet18", v) for v in ("ste", "ovsw_ags", "ovsw_sad", "ovsw")}
+    ablation = {("resnet18", v) for v in ("ovsw_vanilla", "ovsw_ags", "ovsw_sad", "ovsw")}
     # at mini scale OvSW's CIFAR recipes are `mini` (the same shape), its half recipe `mini_half`
-    assert by_recipe == {"mini": table1 | ablation, "mini_half": {("resnet18", "ste"), ("resnet18", "ovsw")}}
+    half = {("resnet18", "ovsw_vanilla"), ("resnet18", "ovsw")}
+    assert by_recipe == {"mini": table1 | ablation, "mini_half": half}
     assert config["recipes"]["mini_half"] == {**config["recipes"]["mini"], "epochs": 5}
     peers = set(grid.section_runs(config, "tables", "peers"))
-    assert len(set(ovsw) & peers) == 3 * 2 + 2 * 2  # resnet18 fp/ovsw/ste, resnet20 fp/ovsw
+    assert len(set(ovsw) & peers) == 2 * 2 + 2 * 2  # resnet18 fp/ovsw, resnet20 fp/ovsw
     figure = set(grid.section_runs(config, "figures", "silent_weights"))
-    assert figure <= set(ovsw) and {r.variant for r in figure} == {"ste", "ovsw"}
+    assert figure <= set(ovsw) and {r.variant for r in figure} == {"ovsw_vanilla", "ovsw"}
 
 
 def test_a_part_with_an_unknown_recipe_names_the_key(config):
@@ -291,6 +292,7 @@ def test_a_part_with_an_unknown_recipe_names_the_key(config):
 def test_every_config_declares_the_peer_variants(name):
     config = load(name)
     for variant, (method, overrides) in {
+        "ovsw_vanilla": ("ovsw", {"ags": False, "sad": False}),
         "ovsw_ags": ("ovsw", {"sad": False}),
         "ovsw_sad": ("ovsw", {"ags": False}),
         "pabt_random": ("pabt", {"criterion": "random"}),
@@ -380,7 +382,7 @@ def test_the_default_is_found_wherever_snakemake_starts(tmp_path):
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     jobs = dict(line.split() for line in proc.stdout.splitlines() if line.startswith(("train ", "table ")))
-    assert int(jobs["train"]) == len(grid.all_runs(load("smoke"))) == 49
+    assert int(jobs["train"]) == len(grid.all_runs(load("smoke"))) == 50
     assert int(jobs["table"]) == len(load("smoke")["tables"])
 
 

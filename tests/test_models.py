@@ -81,14 +81,31 @@ def _zero_bn(bn: nn.BatchNorm2d) -> None:
 
 
 def test_resnet20_shortcut_around_every_conv() -> None:
-    """Silencing a block's first conv-BN leaves x + bn2(conv2(x)): a shortcut around each conv
-    (a plain ResNet block would give relu(x + bn2(conv2(0))) = x)."""
+    """Silencing a block's first conv-BN leaves x + bn2(conv2(x)) (then ReLU and the clip to
+    [-1, 1]): a shortcut around each conv (a plain ResNet block would give relu(x + bn2(conv2(0))) = x)."""
     torch.manual_seed(0)
     block = build_model("resnet20", Inputs.image(3), 10, 0.25).layer1[0].eval()
     _zero_bn(block.bn1)
     x = torch.rand(2, 4, 8, 8)
     with torch.no_grad():
-        assert torch.allclose(block(x), F.relu(block.bn2(block.conv2(x)) + x))
+        assert torch.allclose(block(x), F.hardtanh(F.relu(block.bn2(block.conv2(x)) + x)))
+
+
+def test_resnet20_bnn_keeps_the_reference_hardtanh_on_the_residual_stream() -> None:
+    """OvSW's reference ResNet-20 (IR-Net's) clips the stream after the stem and every unit: in a
+    BNN the ReLUs become identities and the 1 + 18 Hardtanhs stay, for every method."""
+    torch.manual_seed(0)
+    model = build_model("resnet20", Inputs.image(3), 10, 0.25)
+    method = methods.build_method("ste", {}, "bnn", 0)
+    method.convert(model, torch.zeros(2, 3, 8, 8), binarizable("resnet20"))
+    assert not any(isinstance(m, nn.ReLU) for m in model.modules())
+    assert sum(type(m) is nn.Hardtanh for m in model.modules()) == 1 + 18
+    block = model.layer1[0].eval()
+    x = 3 * torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        h = F.hardtanh(block.bn1(block.conv1(x)) + x)
+        assert torch.allclose(block(x), F.hardtanh(block.bn2(block.conv2(h)) + h))
+        assert block(x).abs().max() <= 1.0
 
 
 def test_resnet20_downsampling_shortcut_is_avgpool_and_zero_channels() -> None:

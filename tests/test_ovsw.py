@@ -1,6 +1,8 @@
 """OvSW: scaled-sign weights with the plain STE, ApproxSign activations, AGS, SAD, their order
-before SGD, the switches, config resolution and bit-for-bit resume."""
+before SGD, the switches (and the vanilla BNN they leave), config resolution and bit-for-bit
+resume."""
 
+import dataclasses
 import io
 import math
 
@@ -9,6 +11,7 @@ import torch
 from torch.nn import functional as F
 
 import methods
+from benchmark import configs
 from methods.flips import FlipTracker, epoch_records
 from methods.ovsw import (
     NormalizedApproxSign,
@@ -326,6 +329,65 @@ def test_ablation_variants_are_plain_overrides() -> None:
     sad_only = methods.build_method("ovsw", {"ags": "false"}, "bnn", 0)
     assert ags_only.config.ags and not ags_only.config.sad
     assert sad_only.config.sad and not sad_only.config.ags
+
+
+def shipped_variant(name: str) -> tuple[torch.nn.Module, methods.Method]:
+    """Variant ``name`` of the shipped configs (method + ``set`` overrides) on ``tiny_net``, BNN."""
+    spec = configs.shipped("default")["variants"][name]
+    torch.manual_seed(0)
+    method = methods.build_method(spec["method"], spec.get("set") or {}, "bnn", seed=0)
+    return method.convert(tiny_net(), batch()[0][:2], tiny_arch()), method
+
+
+def test_ovsw_vanilla_differs_from_ovsw_only_in_ags_and_sad() -> None:
+    """OvSW's "vanilla" BNN (Table 3, Sec. 5.3, Fig. 1) is OvSW's binarizer with AGS and SAD off:
+    the same scaled-sign weights and ApproxSign activations, forward and backward; only the
+    gradient rewriting before the optimizer step differs."""
+    (vanilla_net, vanilla), (ovsw_net, ovsw) = shipped_variant("ovsw_vanilla"), shipped_variant("ovsw")
+    v, o = dataclasses.asdict(vanilla.config), dataclasses.asdict(ovsw.config)
+    assert {key for key in v if v[key] != o[key]} == {"ags", "sad"}
+    assert (vanilla.config.ags, vanilla.config.sad) == (False, False) and ovsw.config.ags and ovsw.config.sad
+    assert vanilla.layer_names == ovsw.layer_names
+    for lv, lo in zip(vanilla.layers, ovsw.layers, strict=True):
+        # weights: the same alpha * sign(W)
+        assert type(lv.weight_quantizer) is type(lo.weight_quantizer) is StandardizedScaleSign
+        w = lo.weight.detach()
+        assert torch.equal(lv.weight.detach(), w)
+        q = lv.weight_quantizer(w)
+        assert torch.equal(q, lo.weight_quantizer(w)) and torch.equal(sign(q), sign(w))
+        assert torch.allclose(q.abs(), reference_alpha(w).expand_as(w), rtol=1e-6, atol=0)
+        # activations: the same sign forward and ApproxSign backward, in training and in eval
+        assert type(lv.input_quantizer) is type(lo.input_quantizer) is NormalizedApproxSign
+        for training in (True, False):
+            xs = [X.clone().requires_grad_() for _ in range(2)]
+            for quantizer, x in zip((lv.input_quantizer, lo.input_quantizer), xs, strict=True):
+                y = quantizer.train(training)(x)
+                assert torch.equal(y, sign(X))
+                y.backward(torch.ones_like(y))
+            assert torch.equal(xs[0].grad, xs[1].grad)
+        assert xs[0].grad.tolist() == [[0, 0, 1, 2], [1.5, 1, 0, 0]]  # eval: max(0, 2 - 2|x|)
+    # the whole network: the same output and raw gradients; then AGS and SAD act on OvSW's only
+    vanilla_net.train(), ovsw_net.train()
+    x, y = batch()
+    outputs = []
+    for net, method in ((vanilla_net, vanilla), (ovsw_net, ovsw)):
+        method.setup(10, CPU)
+        method.start_epoch(1)
+        outputs.append(net(x))
+        F.cross_entropy(outputs[-1], y).backward()
+    assert torch.equal(*outputs)
+    raw = [layer.weight.grad.clone() for layer in vanilla.layers]
+    assert all(torch.equal(g, layer.weight.grad) for g, layer in zip(raw, ovsw.layers, strict=True))
+    vanilla.after_backward(0)
+    ovsw.after_backward(0)
+    lam, gamma = ovsw.config.ags_lambda, ovsw.config.sad_gamma
+    for g0, lv, lo in zip(raw, vanilla.layers, ovsw.layers, strict=True):
+        w = lo.weight.detach()
+        assert torch.equal(lv.weight.grad, g0)  # vanilla: untouched
+        # OvSW: AGS, then SAD (S = 0 at the first step: every weight is silent)
+        assert torch.allclose(lo.weight.grad, hand_ags(g0, w, lam) + gamma * w, rtol=1e-5, atol=1e-9)
+        assert not torch.equal(lo.weight.grad, g0)
+    assert vanilla.scores == [] and len(ovsw.scores) == len(ovsw.layers)  # no SAD state in vanilla
 
 
 # -- config -----------------------------------------------------------------------------------

@@ -92,14 +92,14 @@ def test_ratio_at_least(num, den, ratio, expected) -> None:
 def o1_table(ovsw_flips: tuple[float, float], n: int = 5) -> pd.DataFrame:
     return table(
         peer("fp", 95.0, recipe="ovsw_cifar"),
-        peer("ste", 60.0, flips=(40.0, 54.0)),
+        peer("ovsw_vanilla", 60.0, flips=(40.0, 54.0)),
         peer("ovsw", 66.0, n=n, flips=ovsw_flips, flip_half_width=0.2),
     )
 
 
 def test_o1_holds_when_ovsw_cuts_silent_weights_tenfold(claims) -> None:
     outcome = claims["O1"].evaluate(cl.Tables(ovsw=o1_table((3.0, 2.0))))
-    assert [o.scope for o in outcome] == [SCOPE]  # the recipe without ste has no scope
+    assert [o.scope for o in outcome] == [SCOPE]  # the recipe without ovsw_vanilla has no scope
     (o,) = outcome
     assert o.verdict == HOLDS
     large, last, overall = o.parts
@@ -117,11 +117,14 @@ def test_o1_fails_inconclusive_and_not_run(claims) -> None:
     assert judge((4.0, 2.0)) == INCONCLUSIVE  # overall ratio interval [39/4.2, 41/3.8] spans 10
     assert judge((3.0, 2.0), n=1) == INCONCLUSIVE  # a single OvSW seed: no interval
     assert judge((NAN, NAN)) == NOT_RUN  # OvSW recorded no flip statistics
-    little = table(peer("ste", 60.0, flips=(5.0, 8.0)), peer("ovsw", 66.0, flips=(0.2, 0.1)))
-    assert verdicts(claims["O1"], cl.Tables(ovsw=little)) == {SCOPE: FAILS}  # STE's share is not large
+    little = table(peer("ovsw_vanilla", 60.0, flips=(5.0, 8.0)), peer("ovsw", 66.0, flips=(0.2, 0.1)))
+    assert verdicts(claims["O1"], cl.Tables(ovsw=little)) == {SCOPE: FAILS}  # vanilla's share is not large
     assert verdicts(claims["O1"], cl.Tables()) == {"all": NOT_RUN}
-    only_ste = table(peer("ste", 60.0, flips=(40.0, 54.0)))
-    assert verdicts(claims["O1"], cl.Tables(ovsw=only_ste)) == {"all": NOT_RUN}
+    only_vanilla = table(peer("ovsw_vanilla", 60.0, flips=(40.0, 54.0)))
+    assert verdicts(claims["O1"], cl.Tables(ovsw=only_vanilla)) == {"all": NOT_RUN}
+    # our plain STE is another baseline than OvSW's vanilla BNN: it does not stand in for it
+    plain_ste = table(peer("ste", 60.0, flips=(40.0, 54.0)), peer("ovsw", 66.0, flips=(3.0, 2.0)))
+    assert verdicts(claims["O1"], cl.Tables(ovsw=plain_ste)) == {"all": NOT_RUN}
 
 
 # --------------------------------------------------------------------------- O2 components
@@ -129,7 +132,7 @@ def test_o1_fails_inconclusive_and_not_run(claims) -> None:
 
 def o2_table(ags: float, sad: float, ovsw: float, std: float = 0.5, sad_n: int = 5) -> pd.DataFrame:
     return table(
-        peer("ste", 60.0, std),
+        peer("ovsw_vanilla", 60.0, std),
         peer("ovsw_ags", ags, std),
         peer("ovsw_sad", sad, std, n=sad_n),
         peer("ovsw", ovsw, std),
@@ -157,9 +160,9 @@ def test_o2_components(claims) -> None:
 
 def o3_table(ovsw_half: float, std: float = 0.5, n: int = 5, recipe: str = "ovsw_ablation") -> pd.DataFrame:
     return table(
-        peer("ste", 60.0, std, recipe=recipe),
+        peer("ovsw_vanilla", 60.0, std, recipe=recipe),
         peer("ovsw", 66.0, std, recipe=recipe),
-        peer("ste", 55.0, std, recipe=f"{recipe}_half"),
+        peer("ovsw_vanilla", 55.0, std, recipe=f"{recipe}_half"),
         peer("ovsw", ovsw_half, std, n=n, recipe=f"{recipe}_half"),
     )
 
@@ -177,7 +180,7 @@ def test_o3_convergence(claims) -> None:
     assert verdicts(claims["O3"], cl.Tables(ovsw=mini)) == {"mini_ovsw_ablation/digits/resnet18": HOLDS}
     (o,) = claims["O3"].evaluate(cl.Tables(ovsw=o3_table(63.0)))
     assert o.parts[0].estimate == pytest.approx(3.0)
-    assert "ovsw at ovsw_ablation_half vs ste at ovsw_ablation" in o.parts[0].text
+    assert "ovsw at ovsw_ablation_half vs ovsw_vanilla at ovsw_ablation" in o.parts[0].text
     full_only = o3_table(63.0).iloc[:2]
     assert verdicts(claims["O3"], cl.Tables(ovsw=full_only)) == {"all": NOT_RUN}
 
@@ -233,6 +236,8 @@ def test_peer_claims_are_scoped_per_recipe_dataset_arch(claims) -> None:
 def test_peer_claims_yaml_parameters(claims) -> None:
     assert claims["O1"].params.ratio == 10.0 and claims["O1"].params.table == "ovsw"
     assert claims["O2"].params.components == ("ovsw_ags", "ovsw_sad")
+    # OvSW's vanilla BNN (its binarizer, AGS and SAD off) is the baseline of Fig. 1, Table 3, Sec. 5.3
+    assert {claims[c].params.baseline for c in ("O1", "O2", "O3")} == {"ovsw_vanilla"}
     assert claims["O3"].params.half_suffix == "_half"
     assert claims["B1"].params.tolerance_pp == 1.0
     assert (claims["P1"].params.baseline, claims["P2"].params.baseline) == ("pabt_1x1", "pabt_random")

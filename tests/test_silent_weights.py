@@ -20,11 +20,12 @@ def runs(tmp_path: Path) -> list[Path]:
     paths = []
     for seed in range(2):
         kw = {"recipe": "ovsw_ablation", "seed": seed, "curve": curve}
-        paths.append(write_run(tmp_path, 60.0, variant="ste", flips=(40.0 + seed, 54.0 + seed), **kw))
+        flips = (40.0 + seed, 54.0 + seed)
+        paths.append(write_run(tmp_path, 60.0, variant="ovsw_vanilla", flips=flips, **kw))
         paths.append(write_run(tmp_path, 66.0, variant="ovsw", flips=(3.0, 2.0 + seed), **kw))
     paths.append(write_run(tmp_path, 90.0, variant="fp", recipe="ovsw_ablation", curve=curve))  # no flips
     paths.append(write_run(tmp_path, 66.0, variant="ovsw", recipe="ovsw_ablation", seed=5, finished=False))
-    paths.append(run_dir(tmp_path, variant="ste", recipe="ovsw_ablation", seed=9) / "result.json")
+    paths.append(run_dir(tmp_path, variant="ovsw_vanilla", recipe="ovsw_ablation", seed=9) / "result.json")
     return paths
 
 
@@ -33,8 +34,8 @@ def test_read_silent_weights_long_form(runs: list[Path]) -> None:
     assert list(data.columns) == aggregate.SILENT_COLUMNS
     # 4 finished runs with flips x 6 epochs x (all, last layer); fp and unfinished runs are absent
     assert len(data) == 4 * EPOCHS * 2
-    assert set(data.variant) == {"ste", "ovsw"} and set(data.seed) == {0, 1}
-    last = data[(data.scope == aggregate.SCOPE_LAST) & (data.variant == "ste") & (data.seed == 1)]
+    assert set(data.variant) == {"ovsw_vanilla", "ovsw"} and set(data.seed) == {0, 1}
+    last = data[(data.scope == aggregate.SCOPE_LAST) & (data.variant == "ovsw_vanilla") & (data.seed == 1)]
     assert set(last.layer) == {"layer4.1.conv2"}
     assert last.sort_values("epoch").never_flipped.to_list() == pytest.approx(flip_curve(55.0, EPOCHS))
 
@@ -51,10 +52,13 @@ def test_figure_has_all_and_last_layer_panels_with_mean_and_band(runs: list[Path
     assert left.get_ylabel() == "weights never flipped (%)" and left.get_xlabel() == "epoch"
     (legend,) = fig.legends  # one legend for all panels
     labels = [t.get_text() for t in legend.get_texts()]
-    assert labels == ["ste (mean over seeds, min-max band, n=2)", "ovsw (mean over seeds, min-max band, n=2)"]
-    mean_ste = [line for line in right.lines if line.get_label().startswith("ste")][0]
+    assert labels == [
+        "ovsw_vanilla (mean over seeds, min-max band, n=2)",
+        "ovsw (mean over seeds, min-max band, n=2)",
+    ]
+    mean_vanilla = [line for line in right.lines if line.get_label().startswith("ovsw_vanilla")][0]
     expected = (pd.Series(flip_curve(54.0, EPOCHS)) + pd.Series(flip_curve(55.0, EPOCHS))) / 2
-    assert list(mean_ste.get_ydata()) == pytest.approx([100.0, *expected.to_list()])  # from epoch 0
+    assert list(mean_vanilla.get_ydata()) == pytest.approx([100.0, *expected.to_list()])  # from epoch 0
     assert len(right.collections) == 2  # one min-max band per variant
     assert [t.get_text() for t in right.texts] == ["54.5%", "2.5%"]  # final means
 

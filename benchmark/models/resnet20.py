@@ -7,12 +7,14 @@ around every convolution (Liu et al., ECCV 2018). OvSW, Table 1; PaBT, Table 3.
 
 Structure (``w`` = ``width``, every channel count ``max(1, round(c * w))``)::
 
-    conv1 3x3 (in -> 16w) - bn1 - relu
+    conv1 3x3 (in -> 16w) - bn1 - relu - clip
     layer1..layer3: 3 BasicBlocks each, widths 16w, 32w, 64w; the first block of layer2
         and layer3 has stride 2. A BasicBlock is two residual *units*:
-            x = relu1(bn1(conv1(x)) + shortcut(x))    # conv1 may have stride 2
-            x = relu2(bn2(conv2(x)) + x)
+            x = clip1(relu1(bn1(conv1(x)) + shortcut(x)))    # conv1 may have stride 2
+            x = clip2(relu2(bn2(conv2(x)) + x))
     global average pool - bn2 (BatchNorm1d) - fc
+
+``relu*`` are ``nn.ReLU``, ``clip*`` ``nn.Hardtanh`` (clip to [-1, 1]).
 
 That is 1 + 18 = 19 convolutions and one Linear; the shortcuts hold no parameters.
 
@@ -24,11 +26,17 @@ Decisions, and where they differ from the reference:
   (~0.27M) and every convolution a 3x3 one. The pool uses ``ceil_mode=True`` so odd
   feature maps match the strided convolution's ``ceil(H / 2)``; on even sizes it is the
   reference's pool.
-* Activations: the reference applies ``F.hardtanh`` after each unit (``nonlinearity:
-  hardtanh`` in its configs). Here they are ``nn.ReLU`` modules, the float ResNet-20's
-  nonlinearity and the one the method protocol swaps: in the ``bnn`` regime they become
-  identities, so the real-valued residual stream is left unclipped where the reference
-  clips it to [-1, 1]; the binary convolutions' sign input quantizers see the same sign.
+* Activations: the reference clips the residual stream with ``F.hardtanh`` after the stem
+  and after every unit's addition (``BasicBlock_1w1a.forward``, ``ResNet.forward``, as in the
+  IR-Net model it comes from), so every shortcut carries values in [-1, 1] and every sign
+  sees them. Here each of those places has an ``nn.ReLU`` (the float ResNet-20's
+  nonlinearity, the type declared in ``activations``) followed by an ``nn.Hardtanh``, which is
+  *not* declared and so survives the conversion, for every method. In the ``bnn`` regime the
+  ReLU becomes an identity and what remains is the reference's hardtanh: the same forward
+  (the shortcuts carry the clipped stream) and the same backward (no gradient through
+  entries with |x| > 1). In ``fp`` and ``bwn`` the pair is min(max(x, 0), 1), a ReLU
+  capped at 1 rather than He et al.'s plain ReLU: the price of one network for all regimes
+  (the architecture does not know the regime; only the declared types are swapped).
 * The BatchNorm1d before the classifier is the reference's (``bn2``); the classifier is
   named ``fc`` (``linear`` in the reference).
 * Global average pooling is adaptive, so any input size works.
@@ -83,13 +91,15 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(planes)
         self.shortcut = _shortcut(cin, planes, stride)
         self.relu1 = nn.ReLU()
+        self.clip1 = nn.Hardtanh()
         self.conv2 = _conv3x3(planes, planes)
         self.bn2 = nn.BatchNorm2d(planes)
         self.relu2 = nn.ReLU()
+        self.clip2 = nn.Hardtanh()
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.relu1(self.bn1(self.conv1(x)) + self.shortcut(x))
-        return self.relu2(self.bn2(self.conv2(x)) + x)
+        x = self.clip1(self.relu1(self.bn1(self.conv1(x)) + self.shortcut(x)))
+        return self.clip2(self.relu2(self.bn2(self.conv2(x)) + x))
 
 
 class ResNet20(nn.Module):
@@ -101,6 +111,7 @@ class ResNet20(nn.Module):
         self.conv1 = _conv3x3(in_channels, widths[0])
         self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU()
+        self.clip = nn.Hardtanh()
         cin = widths[0]
         stages = []
         for i, planes in enumerate(widths):
@@ -118,13 +129,13 @@ class ResNet20(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.clip(self.relu(self.bn1(self.conv1(x))))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.bn2(self.pool(x).flatten(1)))
 
 
 # The stem and the classifier stay in full precision (the reference's first and last layer are
-# float too); every ReLU becomes an identity in a BNN (the reference's hardtanh, see above).
+# float too); every ReLU becomes an identity in a BNN, the Hardtanh after it stays (see above).
 @register_arch("resnet20", full_precision=("conv1", "fc"), activations=(nn.ReLU,))
 def resnet20(inputs: Inputs, num_classes: int, width: float = 1.0) -> ResNet20:
     return ResNet20(inputs.in_channels, num_classes, width)
