@@ -16,6 +16,13 @@ Sign-flip statistics (``never_flipped``, ``flip_ratio``, percent; ``methods.flip
 the runs' ``metrics.csv`` (all binary weights) and ``layers.csv`` (per layer); the *last*
 binary layer is the one with the highest ``order`` (execution order), e.g. ResNet-18's
 ``layer4.1.conv2``, the layer of OvSW's Figure 1.
+
+Selection and cost (issue 11): ``test_acc`` is the final epoch's accuracy, the one every table's
+main columns and every verdict use. ``best_test_acc`` is the highest per-epoch ``test_acc`` of
+the run's ``metrics.csv`` (or its final accuracy where higher, as for a diverged run, or where no
+epoch was recorded): best-epoch selection on the test set, an optimistic number shown only beside
+the final one. ``bops``, ``flops``, ``ops`` and ``size_bits`` are the run's ``accounting`` record
+(``benchmark.accounting``); NaN for runs recorded before it existed.
 """
 
 from __future__ import annotations
@@ -44,9 +51,14 @@ RESULT_FIELDS = [
     "steps_per_second",
     "config_hash",
 ]
+ACCOUNTING_FIELDS = ["bops", "flops", "ops", "size_bits"]  # benchmark.accounting.KEYS
 RUN_COLUMNS = [*IDENTITY, "method", "complete", *RESULT_FIELDS, "git", "path"]
+RUN_COLUMNS += ["best_test_acc", *ACCOUNTING_FIELDS]
 NUMERIC = ["num_classes", "chance_acc", "test_acc", "test_acc_as_trained", "train_acc"]
-NUMERIC += ["epochs", "wall_seconds", "steps_per_second"]
+NUMERIC += ["epochs", "wall_seconds", "steps_per_second", "best_test_acc", *ACCOUNTING_FIELDS]
+# cell columns (``cell_summary``) for the optimistic best-epoch accuracy and the accounting
+BEST_COLUMNS = ["best_mean", "best_std", "best_ci_low", "best_ci_high"]
+EXTRA_CELL_COLUMNS = [*BEST_COLUMNS, *ACCOUNTING_FIELDS]
 FINISHED = ("ok", "diverged")
 TRAJECTORY_COLUMNS = [
     "dataset",
@@ -93,7 +105,19 @@ def run_row(path: Path) -> dict:
     row = {k: ident.get(k) for k in IDENTITY} | {"method": ident.get("method")}
     row |= {k: record.get(k) for k in RESULT_FIELDS}
     git = (record.get("provenance") or {}).get("git")
+    accounting = record.get("accounting") if isinstance(record.get("accounting"), dict) else {}
+    row |= {k: accounting.get(k) for k in ACCOUNTING_FIELDS}
+    row["best_test_acc"] = best_epoch_acc(read_epoch_accuracies(Path(path).parent), record.get("test_acc"))
     return row | {"complete": True, "git": git, "path": str(path)}
+
+
+def read_epoch_accuracies(run_dir: Path) -> list[float]:
+    """The per-epoch ``test_acc`` of a run's ``metrics.csv`` (empty when it has none)."""
+    try:
+        metrics = pd.read_csv(Path(run_dir) / "metrics.csv")
+    except (OSError, ValueError):
+        return []
+    return metrics["test_acc"].astype(float).dropna().to_list() if "test_acc" in metrics else []
 
 
 def read_runs(result_paths: list[Path]) -> pd.DataFrame:
@@ -211,10 +235,19 @@ def final_flips(curves: pd.DataFrame) -> dict:
     return out
 
 
+def best_epoch_acc(per_epoch: list[float], final: object) -> float:
+    """Best-epoch selection: ``max`` over the epochs' test accuracies and the final one (a
+    diverged run's chance level, a run's only number when it recorded no epoch); NaN if none."""
+    values = [float(v) for v in [*per_epoch, final] if isinstance(v, int | float) and v == v]
+    return max(values) if values else np.nan
+
+
 def normalize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Fix the dtypes of a runs frame (numbers as float, seed as int, complete as bool)."""
     runs = runs.copy()
     for column in NUMERIC:
+        if column not in runs:
+            runs[column] = np.nan  # a frame built before the column existed
         runs[column] = pd.to_numeric(runs[column], errors="coerce").astype(float)
     runs["seed"] = runs["seed"].astype(int)
     runs["complete"] = runs["complete"].astype(bool)
@@ -264,9 +297,9 @@ def chance_by_dataset(runs: pd.DataFrame) -> dict[str, float]:
 
 def cell_summary(runs: pd.DataFrame, value: str = "test_acc", keys: list[str] | None = None) -> pd.DataFrame:
     """One row per cell (``keys``, default CELL_KEYS): recipe, n, mean, std, ci_low, ci_high,
-    n_diverged, n_missing, chance_acc. Incomplete runs never enter the statistics; a cell with
-    no finished run has n = 0 and NaN statistics (NOT RUN). Tables that mix recipes pass
-    ``keys`` with ``recipe`` in them."""
+    n_diverged, n_missing, chance_acc, then EXTRA_CELL_COLUMNS (``cell_extras``). Incomplete runs
+    never enter the statistics; a cell with no finished run has n = 0 and NaN statistics (NOT
+    RUN). Tables that mix recipes pass ``keys`` with ``recipe`` in them."""
     keys = keys or CELL_KEYS
     chance = chance_by_dataset(runs)
     rows = []
@@ -279,7 +312,19 @@ def cell_summary(runs: pd.DataFrame, value: str = "test_acc", keys: list[str] | 
         row["n_diverged"] = int((done["status"] == "diverged").sum())
         row["n_missing"] = int((~cell["complete"]).sum())
         row["chance_acc"] = chance.get(row["dataset"], np.nan)
-        rows.append(row)
+        rows.append(row | cell_extras(done))
     columns = [*keys, *(["recipe"] if "recipe" not in keys else [])]
     columns += ["n", "mean", "std", "ci_low", "ci_high", "n_diverged", "n_missing", "chance_acc"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=[*columns, *EXTRA_CELL_COLUMNS])
+
+
+def cell_extras(done: pd.DataFrame) -> dict[str, float]:
+    """The finished runs' best-epoch accuracy (mean, std, t-interval over the same runs as the
+    final accuracy; optimistic) and the mean of each accounting number (equal across seeds:
+    the network's structure; NaN where no run recorded it)."""
+    best = stats.summarize(done["best_test_acc"].dropna().to_list() if "best_test_acc" in done else [])
+    row = dict(zip(BEST_COLUMNS, (best.mean, best.std, best.ci_low, best.ci_high), strict=True))
+    for column in ACCOUNTING_FIELDS:
+        values = done[column].dropna() if column in done else pd.Series(dtype=float)
+        row[column] = float(values.mean()) if len(values) else np.nan
+    return row

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
 import methods
+from benchmark import accounting
 from benchmark.data import load_dataset
 from benchmark.models import binarizable, build_model
 from methods.config import describe
-from methods.inputs import forward
-from methods.layers import BINARY_LAYER_TYPES, QuantizedMixin
+from methods.layers import QuantizedMixin
 
 
 def describe_methods(pattern: str = "*") -> str:
@@ -41,63 +38,51 @@ def summarize_model(
     width: float,
     data_root: str | None = None,
 ) -> str:
-    """Per layer (execution order): type, what is binarized, parameters, MACs; totals at the end."""
+    """Per layer (execution order): type, what is binarized, parameters, bits, MACs, operations,
+    BOPs and FLOPs; then the totals of ``benchmark.accounting`` (OPs = FLOPs + BOPs/64, size in
+    bits) for the freshly converted model (for PaBT: every operation, before pruning)."""
     cls = methods.get_method(method)
     regime = regime or cls.regimes[0]
     data = load_dataset(dataset, data_root)
     model = build_model(arch, data.inputs, data.num_classes, width)
     example = data.example_input(1)
     model = methods.build_method(method, {}, regime, 0).convert(model, example, binarizable(arch))
-    macs = layer_macs(model, example)
-    rows = [("layer", "type", "weights", "inputs", "params", "MACs")]
-    binary_macs = 0
-    for name, module in model.named_modules():
-        if name not in macs:
-            continue
-        w_bin = isinstance(module, QuantizedMixin) and module.binarizes_weight
-        a_bin = isinstance(module, QuantizedMixin) and module.binarizes_input
-        binary_macs += macs[name] if w_bin and a_bin else 0
+    layers = accounting.layer_counts(model, example)
+    rows = [("layer", "type", "weights", "inputs", "params", "bits", "MACs", "ops", "BOPs", "FLOPs")]
+    for layer in layers:
+        module = model.get_submodule(layer.name)
+        bits = accounting.parameter_bits(module).get(id(module.weight))
         rows.append(
             (
-                name,
-                type(module).__name__,
-                "binary" if w_bin else "float",
-                "binary" if a_bin else "float",
+                layer.name,
+                layer.kind,
+                "binary" if layer.binary_weight else "float",
+                "binary" if layer.binary_input else "float",
                 str(module.weight.numel()),
-                str(macs[name]),
+                str(bits if bits is not None else accounting.FLOAT_BITS * module.weight.numel()),
+                str(layer.macs),
+                str(layer.operations),
+                str(layer.bops),
+                str(layer.flops),
             )
         )
-    total = sum(macs.values())
+    total = accounting.count(model, example)
+    macs = sum(layer.macs * layer.operations for layer in layers)
     return "\n".join(
         [
             f"{arch} (width {width}) on {dataset} with {method} ({regime})",
             _format_rows(rows),
             f"binary layers: {sum(isinstance(m, QuantizedMixin) for m in model.modules())}; "
             f"parameters: {sum(p.numel() for p in model.parameters())}; "
-            f"MACs: {total}; share of binary (weight and input) MACs: "
-            f"{100.0 * binary_macs / max(total, 1):.1f}%",
+            f"MACs: {macs}; share of binary (weight and input) MACs: "
+            f"{100.0 * total.bops / max(macs, 1):.1f}%",
+            f"per example: BOPs {total.bops}; FLOPs {total.flops}; OPs = FLOPs + BOPs/64 = {total.ops:.6g}; "
+            f"size {total.size_bits} bits ({total.size_bits / 1e6:.4g} Mbit)",
+            f"convention: {accounting.SOURCE}; FLOPs and BOPs are multiply-accumulates (MACs) of Conv2d/"
+            "Linear layers; a BWN layer's MACs are FLOPs; 1 bit per binary weight, 32 per other "
+            "parameter, buffers not counted (benchmark.accounting)",
         ]
     )
-
-
-def layer_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
-    """Multiply-accumulates of every Conv2d/Linear on one example (names in execution order)."""
-    macs: dict[str, int] = {}
-    handles = []
-    for name, module in model.named_modules():
-        if isinstance(module, tuple(BINARY_LAYER_TYPES)):
-
-            def hook(m: nn.Module, _i: object, out: torch.Tensor, name: str = name) -> None:
-                per_output = m.weight[0].numel()
-                macs[name] = int(out[0].numel()) * per_output
-
-            handles.append(module.register_forward_hook(hook))
-    model.eval()
-    with torch.no_grad():
-        forward(model, example)
-    for h in handles:
-        h.remove()
-    return macs
 
 
 def _format_rows(rows: list[tuple[str, ...]]) -> str:

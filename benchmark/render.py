@@ -3,6 +3,11 @@
 A table is first turned into a *display frame* of strings (``display``): mean ± std,
 the 95% interval as [low, high], differences with their interval, NOT RUN for empty
 cells. The two writers only lay that frame out, so both show the same text.
+
+Every table's display ends with the same three columns (``display_extras``): the best epoch's
+accuracy (optimistic; mean [95% CI]), OPs (FLOPs + BOPs/64) and the model size in bits, the last
+two with three significant digits in powers of ten (``1.63e8``), so that a mini-scale network and
+an ImageNet one read alike.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import pandas as pd
 
 DASH = "—"
 DIGITS = 2
+BEST_HEADER = "Best epoch (%, optimistic)"
+OPS_HEADER = "OPs"
+SIZE_HEADER = "Size (bits)"
 IDENTITY_HEADERS = {
     "dataset": "Dataset",
     "arch": "Arch",
@@ -100,6 +108,16 @@ def fmt_share(mean: object, low: object, high: object) -> str:
     return fmt(mean) + ("" if interval == DASH else f" {interval}")
 
 
+def fmt_count(x: object) -> str:
+    """A count with three significant digits, as ``1.63e8`` (``950`` below 1000); DASH for NaN."""
+    if not _finite(x):
+        return DASH
+    if abs(x) < 1000:  # type: ignore[operator]
+        return f"{x:.3g}"
+    mantissa, exponent = f"{x:.2e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def _rows(table: pd.DataFrame, *columns: str) -> list[tuple]:
     """The given columns of each row, as tuples."""
     return list(zip(*(table[c] for c in columns), strict=True))
@@ -114,6 +132,17 @@ def display_cells(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def display_extras(out: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with the columns every table ends with: the best epoch's accuracy (mean [95% CI],
+    optimistic), OPs and size in bits (``tables.EXTRA_COLUMNS``; DASH where absent)."""
+    out = out.copy()
+    extras = table.reindex(columns=["best_mean", "best_ci_low", "best_ci_high", "ops", "size_bits"])
+    out[BEST_HEADER] = [fmt_share(*b) for b in _rows(extras, "best_mean", "best_ci_low", "best_ci_high")]
+    out[OPS_HEADER] = [fmt_count(v) for v in extras["ops"]]
+    out[SIZE_HEADER] = [fmt_count(v) for v in extras["size_bits"]]
+    return out
+
+
 def display_depth_scaling(table: pd.DataFrame) -> pd.DataFrame:
     """The display frame (all strings) of the depth-scaling table."""
     out = display_cells(table)
@@ -121,7 +150,7 @@ def display_depth_scaling(table: pd.DataFrame) -> pd.DataFrame:
     out["Gain over STE [95% CI]"] = [fmt_difference(*g) for g in gains]
     out["Reported"] = [fmt_reported(v, m) for v, m in _rows(table, "reported", "reported_metric")]
     out["Diverged"] = table["n_diverged"].astype(int).astype(str)
-    return out.reset_index(drop=True)
+    return display_extras(out, table).reset_index(drop=True)
 
 
 def display_ordering(table: pd.DataFrame) -> pd.DataFrame:
@@ -131,7 +160,7 @@ def display_ordering(table: pd.DataFrame) -> pd.DataFrame:
     diffs = _rows(table, "diff_vs_forward", "diff_ci_low", "diff_ci_high")
     out["Δ vs forward [95% CI]"] = [fmt_difference(*d) for d in diffs]
     out["Diverged"] = table["n_diverged"].astype(int).astype(str)
-    return out.reset_index(drop=True)
+    return display_extras(out, table).reset_index(drop=True)
 
 
 def display_peers(table: pd.DataFrame) -> pd.DataFrame:
@@ -154,7 +183,7 @@ def display_peers(table: pd.DataFrame) -> pd.DataFrame:
         fmt_reported_many([(top1, "top1"), (nf, "never_flipped_last_pct")]) for top1, nf in reported
     ]
     out["Diverged"] = table["n_diverged"].astype(int).astype(str)
-    return out.reset_index(drop=True)
+    return display_extras(out, table).reset_index(drop=True)
 
 
 def _md_cell(text: str) -> str:

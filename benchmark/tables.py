@@ -12,8 +12,15 @@ paper's tables. Accuracies are the fully binary network's test top-1, in percent
 - ``peer_table`` (``ovsw``, ``bop``, ``pabt``): the peers' own tables under their own recipes;
   cells are keyed by recipe too (a table may join a main table and an ablation under different
   recipes), with the difference to the paper's baseline of the same recipe/dataset/arch/regime
-  (``ste`` for OvSW's vanilla BNN and Bop's latent-weight Adam, the directly trained 1/1 network
-  ``pabt_1x1`` for PaBT) and the papers' reported top-1 and never-flipped share.
+  (``ovsw_vanilla`` for OvSW's vanilla BNN, ``ste`` for Bop's latent-weight Adam, the directly
+  trained 1/1 network ``pabt_1x1`` for PaBT) and the papers' reported top-1 and never-flipped share.
+
+Every table ends with the same columns (EXTRA_COLUMNS, from ``aggregate.cell_summary``): the
+best epoch's test accuracy (``best_mean``, ``best_std``, ``best_ci_low``, ``best_ci_high``: mean,
+sample std and 95% t-interval over seeds of each run's highest per-epoch test accuracy;
+optimistic, never used by a verdict) and the cell's accounting (``bops``, ``flops``, ``ops`` =
+FLOPs + BOPs/64, ``size_bits``; ``benchmark.accounting``), NaN where a cell has no finished run or
+its runs were recorded before the accounting existed.
 
 Which builder makes which table, with which baseline, is each table's definition
 (``benchmark.outputs``).
@@ -25,7 +32,13 @@ import numpy as np
 import pandas as pd
 
 from benchmark import stats
-from benchmark.aggregate import CELL_KEYS, cell_summary, check_recipe_per_dataset, check_single_recipe
+from benchmark.aggregate import (
+    CELL_KEYS,
+    EXTRA_CELL_COLUMNS,
+    cell_summary,
+    check_recipe_per_dataset,
+    check_single_recipe,
+)
 
 BASELINE = "ste"
 ARCH_ORDER = (
@@ -54,6 +67,7 @@ VARIANT_ORDER = (
     "stompp_ft",
     "hybrid",
     "reverse_hybrid",
+    "ovsw_vanilla",
     "ovsw_ags",
     "ovsw_sad",
     "ovsw",
@@ -76,6 +90,8 @@ PEER_METRICS = {
 }
 FLIP_STATS = ("never_flipped", "never_flipped_last")
 PEER_KEYS = ["recipe", *CELL_KEYS]
+# the last columns of every table: best-epoch accuracy (optimistic) and accounting
+EXTRA_COLUMNS = list(EXTRA_CELL_COLUMNS)
 PEER_COLUMNS = [
     *PEER_KEYS,
     "n",
@@ -100,6 +116,7 @@ PEER_COLUMNS = [
     "n_diverged",
     "n_missing",
     "chance_acc",
+    *EXTRA_COLUMNS,
 ]
 # metric of paper/reported -> the peer-table column it reproduces
 PEER_REPORTED = {"top1": "reported", "never_flipped_last_pct": "reported_never_flipped_last"}
@@ -115,6 +132,7 @@ DEPTH_COLUMNS = [
     "n_diverged",
     "n_missing",
     "chance_acc",
+    *EXTRA_COLUMNS,
 ]
 ORDERING_COLUMNS = [
     *CELL_KEYS,
@@ -125,6 +143,7 @@ ORDERING_COLUMNS = [
     "diff_ci_high",
     "n_diverged",
     "n_missing",
+    *EXTRA_COLUMNS,
 ]
 
 

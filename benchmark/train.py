@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 import methods
-from benchmark import checkpoint, records, weights
+from benchmark import accounting, checkpoint, records, weights
 from benchmark.data import DataSource, load_dataset
 from benchmark.errors import UserError
 from benchmark.models import binarizable, build_model
@@ -168,6 +168,8 @@ def train(
     s.progress.close()
     wall = run.wall_seconds + time.monotonic() - s.run_start
     result = make_result(spec, data, run.history, status, run.step, wall, config, device)
+    example = to_device(data.example_input(1), device, s.layout)
+    result["accounting"] = accounting.final(model, method, example, len(run.history))
     if init is not None:
         result["init"] = init
     weights.save(out_dir / weights.WEIGHTS_NAME, model, spec.arch, spec.width, spec.identity())

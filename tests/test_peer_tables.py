@@ -107,9 +107,10 @@ def ovsw_runs(tmp_path: Path) -> list[Path]:
                 tmp_path, 92.0 + seed, variant="ovsw", recipe="ovsw_cifar", dataset="cifar10", seed=seed
             )
         )
-        for recipe, ste, ovsw in (("ovsw_ablation", 65.0, 69.0), ("ovsw_ablation_half", 55.0, 66.0)):
+        for recipe, vanilla, ovsw in (("ovsw_ablation", 65.0, 69.0), ("ovsw_ablation_half", 55.0, 66.0)):
             kw = {"recipe": recipe, "dataset": "cifar100", "seed": seed}
-            paths.append(write_run(tmp_path, ste + seed, variant="ste", flips=(45.0, 54.0 + seed), **kw))
+            flips = (45.0, 54.0 + seed)
+            paths.append(write_run(tmp_path, vanilla + seed, variant="ovsw_vanilla", flips=flips, **kw))
             paths.append(write_run(tmp_path, ovsw + seed, variant="ovsw", flips=(3.0, 2.0 + seed), **kw))
     return paths
 
@@ -118,20 +119,21 @@ def test_ovsw_table_mixes_recipes_and_compares_within_each(ovsw_runs: list[Path]
     reported = read_reported(REPORTED)
     table = TABLES.get("ovsw").build(aggregate.with_flip_metrics(aggregate.read_runs(ovsw_runs)), reported)
     assert list(zip(table.recipe, table.variant, strict=True)) == [
-        ("ovsw_ablation", "ste"),
+        ("ovsw_ablation", "ovsw_vanilla"),
         ("ovsw_ablation", "ovsw"),
-        ("ovsw_ablation_half", "ste"),
+        ("ovsw_ablation_half", "ovsw_vanilla"),
         ("ovsw_ablation_half", "ovsw"),
         ("ovsw_cifar", "fp"),
         ("ovsw_cifar", "ovsw"),
     ]
     half = row(table, recipe="ovsw_ablation_half", variant="ovsw")
-    assert half["diff"] == pytest.approx(11.0)  # against ste of the same (half) recipe
-    assert math.isnan(row(table, recipe="ovsw_cifar", variant="ovsw")["diff"])  # no ste there
+    assert half["diff"] == pytest.approx(11.0)  # against OvSW's vanilla BNN of the same (half) recipe
+    assert set(table.baseline) == {"ovsw_vanilla"}
+    assert math.isnan(row(table, recipe="ovsw_cifar", variant="ovsw")["diff"])  # no vanilla row there
     # reported values, matched on the recipe the paper's row names
-    ste = row(table, recipe="ovsw_ablation", variant="ste")
-    assert (ste.reported, ste.reported_never_flipped_last) == (65.23, 54.07)
-    assert ste.never_flipped_last == 54.5 and ste.last_layer == "layer4.1.conv2"
+    vanilla = row(table, recipe="ovsw_ablation", variant="ovsw_vanilla")
+    assert (vanilla.reported, vanilla.reported_never_flipped_last) == (65.23, 54.07)
+    assert vanilla.never_flipped_last == 54.5 and vanilla.last_layer == "layer4.1.conv2"
     assert row(table, recipe="ovsw_ablation_half", variant="ovsw").reported == 66.37
     assert row(table, recipe="ovsw_cifar", variant="fp").reported == 94.8
     assert math.isnan(row(table, recipe="ovsw_ablation_half", variant="ovsw").reported_never_flipped_last)
@@ -176,7 +178,7 @@ def test_peer_rendering(peer_runs: list[Path]) -> None:
     pabt = [line for line in md.splitlines() if "| pabt |" in line][0]
     assert "NOT RUN" in pabt
     tex = render.latex(shown)
-    assert tex.startswith("\\begin{tabular}{llllllrrrrrrrrr}")
+    assert tex.startswith("\\begin{tabular}{llllllrrrrrrrrrrrr}")  # + best epoch, OPs, size
     assert r"$\Delta$ vs ste" in tex
 
 
