@@ -318,13 +318,23 @@ def add_check(sub: Any) -> None:
     )
     p.add_argument("--claims", type=Path, default=Path("paper/claims.yaml"))
     p.add_argument("--out", type=Path, default=Path("results/regression_report"))
+    p.add_argument(
+        "--config",
+        nargs="*",
+        type=Path,
+        default=None,
+        metavar="YAML",
+        help="the workflow config (overlays on the default, as --configfile; no file: the default) "
+        "whose grid tells cells not in it (NOT RUN) from cells whose runs under "
+        "<results-dir>/runs have not finished (PENDING); without --config none is PENDING",
+    )
     p.set_defaults(func=cmd_check)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from benchmark.reporting import run_check
 
-    report = run_check(args.results_dir, args.reported, args.claims, args.out)
+    report = run_check(args.results_dir, args.reported, args.claims, args.out, args.config)
     counts = report["verdict"].value_counts().to_dict() if len(report) else {}
     print(f"wrote {args.out}.csv and .md: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0

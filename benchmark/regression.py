@@ -4,23 +4,44 @@ Number rows compare a paper's value with the reproduced cell of the table that r
 that paper (``numbers.tables`` in claims.yaml: StoMPP's numbers against the depth-scaling
 table, OvSW's against table_ovsw, ...): PASS when the reported value lies inside
 [ci_low - tol, ci_high + tol] (n >= 2), or within tol of the mean when the interval is
-undefined (a single seed); FAIL otherwise; NOT RUN when the paper has no table, the cell is
-absent or empty, or the metric is not tabulated (top-5, mIoU). A reported row that names a
-``recipe`` matches only cells trained with it. Claim rows come from :mod:`benchmark.claims`.
+undefined (a single seed); FAIL otherwise. A reported row that names a ``recipe`` matches only
+cells trained with it. Claim rows come from :mod:`benchmark.claims`.
+
+A number with a reproduced value is judged; one without says why, in this order (``support``
+and ``grid``: :mod:`benchmark.availability`; without them every such row is NOT RUN):
+
+- UNSUPPORTED (with ``support``): the suite has no such dataset, architecture, regime,
+  variant or method, no table tabulates the metric (top-5, mIoU), or the paper's table does
+  not: the number can never come;
+- NOT RUN: the paper has no table, or (with ``grid``) a cell the number needs (its own, and
+  for a gain the baseline's) has no run in the grid of that table, or the config has no such
+  table;
+- PENDING (with ``grid``): every cell it needs is in the grid, but some of their runs have not
+  finished (no ``result.json`` yet), or all have and the table does not count them yet.
+
+A claim outcome that is NOT RUN is, with ``grid``, PENDING when the grid of the table its check
+reads has cells in its scope (the scopes the check finds in the grid's cells) and some of their
+runs have not finished, or all have and the table lacks the scope (it was not rebuilt since);
+NOT RUN otherwise (a scope the table has, whose runs have all finished, lacks cells the grid
+does not have).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
 from benchmark import claims as cl
 from benchmark import outputs
+from benchmark.availability import Grid, Support, cell_runs, cells_frame, identity_values, scope_matches
+from benchmark.identity import RunId
 from benchmark.render import fmt, markdown
 
 PASS, FAIL, NOT_RUN = "PASS", "FAIL", cl.NOT_RUN
+PENDING, UNSUPPORTED = cl.PENDING, cl.UNSUPPORTED
+GAIN_METRIC = "gain_over_ste_pp"  # a difference to the table's baseline cell
 NAN = float("nan")
 REPORT_COLUMNS = [
     "id",
@@ -37,7 +58,7 @@ REPORT_COLUMNS = [
     "verdict",
     "detail",
 ]
-VERDICT_ORDER = [PASS, FAIL, cl.HOLDS, cl.FAILS, cl.INCONCLUSIVE, NOT_RUN]
+VERDICT_ORDER = [PASS, FAIL, cl.HOLDS, cl.FAILS, cl.INCONCLUSIVE, PENDING, NOT_RUN, UNSUPPORTED]
 DEFAULT_TABLE = "depth_scaling"
 
 
@@ -71,31 +92,43 @@ def find_number_cell(table: pd.DataFrame | None, r: pd.Series) -> pd.Series | No
     return cl.find_cell(table, r["dataset"], r["arch"], r["regime"], r["variant"], "forward")
 
 
-def number_row(r: pd.Series, tables: cl.Tables, tol: float, table_name: str | None = DEFAULT_TABLE) -> dict:
+def _cell_name(r: pd.Series, variant: str | None = None) -> str:
+    recipe = _recipe_of(r)
+    cell = f"{r['dataset']}/{r['arch']}/{r['regime']}/{variant or r['variant']}"
+    return (f"{recipe}/" if recipe else "") + cell
+
+
+def number_row(
+    r: pd.Series,
+    tables: cl.Tables,
+    tol: float,
+    table_name: str | None = DEFAULT_TABLE,
+    support: Support | None = None,
+    grid: Grid | None = None,
+) -> dict:
     """The report row of one reported number (a row of paper/reported/<paper>.csv), judged
-    against the cell of ``table_name`` (None: the paper has no table here)."""
+    against the cell of ``table_name`` (None: the paper has no table here); ``support`` and
+    ``grid`` tell UNSUPPORTED, NOT RUN and PENDING apart (see the module docstring)."""
     row = {c: NAN for c in REPORT_COLUMNS} | {"n": 0, "kind": "number", "tolerance": tol}
     row |= {"id": _number_id(r), "reported": float(r["value"])}
     row["description"] = f"{r['paper']} {r['where']}: {r['method']} {r['metric']}"
-    recipe = _recipe_of(r)
-    cell_name = (f"{recipe}/" if recipe else "") + f"{r['dataset']}/{r['arch']}/{r['regime']}/{r['variant']}"
-    if table_name is None:
-        return row | {"verdict": NOT_RUN, "detail": f"no table reproduces paper '{r['paper']}'"}
+    cell_name = _cell_name(r)
+    unjudged = _unjudgeable(r, tables, table_name, support)
+    if unjudged is not None:
+        return row | _unsupported_or(r, support, unjudged)
     table = tables.get(table_name)
+    columns = outputs.table(table_name).metrics[r["metric"]]
     cell = find_number_cell(table, r)
-    # the (estimate, interval) columns that reproduce the metric, as the table's definition says
-    columns = outputs.table(table_name).metrics.get(r["metric"])
-    if columns is None or (table is not None and columns[0] not in table):
-        return row | {"verdict": NOT_RUN, "detail": f"metric {r['metric']} is not tabulated"}
     if cell is None or cell["n"] == 0:
-        return row | {"verdict": NOT_RUN, "detail": f"no finished run for {cell_name} in table_{table_name}"}
+        missing = f"no finished run for {cell_name} in table_{table_name}"
+        return row | _unsupported_or(r, support, awaited(r, table_name, grid, missing))
     mean, low, high = (float(cell[c]) for c in columns)
     std = float(cell["std"]) if r["metric"] == "top1" else NAN
     row |= {"mean": mean, "std": std, "n": int(cell["n"]), "ci_low": low, "ci_high": high}
     row["half_width"] = half_width(low, high)
     if not math.isfinite(mean):
-        missing = "no baseline (ste) cell" if r["metric"] == "gain_over_ste_pp" else "no value"
-        return row | {"verdict": NOT_RUN, "detail": f"{missing} for {cell_name}"}
+        missing = "no baseline (ste) cell" if r["metric"] == GAIN_METRIC else "no value"
+        return row | _unsupported_or(r, support, awaited(r, table_name, grid, f"{missing} for {cell_name}"))
     verdict = number_verdict(mean, low, high, row["reported"], tol)
     rule = (
         f"accept [{fmt(low - tol)}, {fmt(high + tol)}]"
@@ -106,26 +139,84 @@ def number_row(r: pd.Series, tables: cl.Tables, tol: float, table_name: str | No
     return row | {"verdict": verdict, "detail": detail}
 
 
+def _unjudgeable(
+    r: pd.Series, tables: cl.Tables, table_name: str | None, support: Support | None
+) -> dict[str, str] | None:
+    """Verdict and detail of a reported number that no cell of ``table_name`` can judge, or
+    None when a cell may: NOT RUN, or UNSUPPORTED (with ``support``) when the table does not
+    tabulate the metric."""
+    if table_name is None:
+        return {"verdict": NOT_RUN, "detail": f"no table reproduces paper '{r['paper']}'"}
+    # the (estimate, interval) columns that reproduce the metric, as the table's definition says
+    tabulated = outputs.table(table_name).metrics
+    if r["metric"] not in tabulated:
+        has = ", ".join(tabulated) or "no metric"
+        detail = f"table_{table_name} does not tabulate {r['metric']} (it tabulates {has})"
+        return {"verdict": NOT_RUN if support is None else UNSUPPORTED, "detail": detail}
+    table = tables.get(table_name)
+    if table is not None and tabulated[r["metric"]][0] not in table:
+        return {"verdict": NOT_RUN, "detail": f"metric {r['metric']} is not tabulated"}
+    return None
+
+
+def _unsupported_or(r: pd.Series, support: Support | None, verdict: dict[str, str]) -> dict[str, str]:
+    """UNSUPPORTED with the reason when the suite cannot produce the reported row's cell at all
+    (a cell that was produced is judged all the same), else ``verdict``."""
+    reason = support.reason(r) if support is not None else None
+    return {"verdict": UNSUPPORTED, "detail": reason} if reason is not None else verdict
+
+
+def awaited(r: pd.Series, table_name: str, grid: Grid | None, missing: str) -> dict[str, str]:
+    """Verdict and detail of a reported number that has no reproduced value: NOT RUN without
+    ``grid`` (``missing`` says what is missing) or when a cell it needs (its own; for a gain,
+    the baseline's too) has no run in the grid of ``table_name``; PENDING otherwise."""
+    if grid is None:
+        return {"verdict": NOT_RUN, "detail": missing}
+    runs = grid.runs(table_name)
+    if runs is None:
+        return {"verdict": NOT_RUN, "detail": f"not in the grid: {grid.source} has no table {table_name}"}
+    baseline = outputs.table(table_name).baseline
+    variants = [r["variant"]] + ([baseline] if r["metric"] == GAIN_METRIC and baseline else [])
+    cells = {v: cell_runs(runs, r, v, _recipe_of(r)) for v in dict.fromkeys(variants)}
+    absent = [_cell_name(r, v) for v, found in cells.items() if not found]
+    where = f"the grid of table_{table_name} ({grid.source})"
+    if absent:
+        return {"verdict": NOT_RUN, "detail": f"not in the grid: {where} has no run of {', '.join(absent)}"}
+    done, total = grid.progress(run for found in cells.values() for run in found)
+    names = ", ".join(_cell_name(r, v) for v in cells)
+    if done < total:
+        return {"verdict": PENDING, "detail": f"{done} of {total} runs of {names} finished in {where}"}
+    rebuild = f"table_{table_name} does not count them yet (rebuild it)"
+    return {"verdict": PENDING, "detail": f"all {total} runs of {names} finished in {where}; {rebuild}"}
+
+
 def number_rows(
     reported: pd.DataFrame,
     tables: cl.Tables | pd.DataFrame | None,
     tol: float,
     paper_tables: Mapping[str, str] | None = None,
+    support: Support | None = None,
+    grid: Grid | None = None,
 ) -> pd.DataFrame:
     """One row per reported number; ``reported`` maps methods to variants in a ``variant``
     column (the method name is used where it has none). ``paper_tables`` maps each paper to
     the table that reproduces it (a paper not listed is NOT RUN); None looks every paper up
-    in the depth-scaling table. A bare DataFrame is taken as the depth-scaling table."""
+    in the depth-scaling table. A bare DataFrame is taken as the depth-scaling table.
+    ``support``, ``grid``: see :func:`number_row`."""
     if not isinstance(tables, cl.Tables):
         tables = cl.Tables(depth_scaling=tables)
     reported = reported.copy()
     if "variant" not in reported:
         reported["variant"] = reported["method"]
     rows = [
-        number_row(r, tables, tol, DEFAULT_TABLE if paper_tables is None else paper_tables.get(r["paper"]))
+        number_row(r, tables, tol, _paper_table(paper_tables, r["paper"]), support, grid)
         for _, r in reported.iterrows()
     ]
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+
+
+def _paper_table(paper_tables: Mapping[str, str] | None, paper: str) -> str | None:
+    return DEFAULT_TABLE if paper_tables is None else paper_tables.get(paper)
 
 
 def half_width(low: float, high: float) -> float:
@@ -153,9 +244,53 @@ def claim_row(claim: cl.Claim, outcome: cl.Outcome) -> dict:
     return row
 
 
-def claim_rows(claims: list[cl.Claim], tables: cl.Tables) -> pd.DataFrame:
-    rows = [claim_row(c, o) for c in claims for o in c.evaluate(tables)]
+def claim_rows(claims: list[cl.Claim], tables: cl.Tables, grid: Grid | None = None) -> pd.DataFrame:
+    """One row per claim and scope; with ``grid``, a NOT RUN outcome is told apart from a
+    PENDING one (:func:`awaited_claim`)."""
+    rows = []
+    for claim in claims:
+        for outcome in claim.evaluate(tables):
+            row = claim_row(claim, outcome)
+            if grid is not None and outcome.verdict == NOT_RUN:
+                row |= awaited_claim(claim.params, outcome, tables, grid)
+            rows.append(row)
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+
+
+def grid_scopes(check: cl.Check, runs: Iterable[RunId], scope: str) -> list[str]:
+    """The scopes ``check`` would be judged in on the cells of ``runs`` (a grid's), those
+    within ``scope`` (all of them for ``all``)."""
+    cells = cells_frame(runs)
+    found = ["/".join(map(str, s)) for s in check.scopes(cells)] if not cells.empty else []
+    return found if scope == "all" else [s for s in found if scope_matches(s.split("/"), scope)]
+
+
+def awaited_claim(check: cl.Check, outcome: cl.Outcome, tables: cl.Tables, grid: Grid) -> dict[str, str]:
+    """Verdict and detail of a NOT RUN claim outcome, from the grid of the table ``check``
+    reads: NOT RUN when the grid has no cells in the outcome's scope, or when every run there
+    has finished and the table judged the scope (the missing cells are not in the grid);
+    PENDING when some run there has not finished, or all have and the table lacks the scope."""
+    so_far = "; ".join(p.text.removeprefix(f"{NOT_RUN}: ") for p in outcome.parts)
+    runs = grid.runs(check.table)
+    if runs is None:
+        return {"detail": f"{grid.source} has no table or figure {check.table}; {so_far}"}
+    scopes = grid_scopes(check, runs, outcome.scope)
+    where = f"the grid of {check.table} ({grid.source})"
+    if not scopes:
+        within = "" if outcome.scope == "all" else f" in {outcome.scope}"
+        return {"detail": f"{where} has no cells for {check.needs()}{within}; {so_far}"}
+    inside = [run for run in runs if any(scope_matches(identity_values(run), s) for s in scopes)]
+    done, total = grid.progress(inside)
+    if done < total:
+        progress = f"{done} of {total} runs in {', '.join(scopes)} finished in {where}"
+        return {"verdict": PENDING, "detail": f"{progress}; {so_far}"}
+    table = tables.get(check.table)
+    judged = table is not None and outcome.scope in {"/".join(map(str, s)) for s in check.scopes(table)}
+    if judged:  # the table was built from every run of the scope: the missing cells are not in the grid
+        return {"detail": f"every run of {where} in {outcome.scope} finished without them; {so_far}"}
+    rebuild = f"{check.source()} does not count them yet (rebuild it)"
+    progress = f"all {total} runs in {', '.join(scopes)} finished in {where}"
+    return {"verdict": PENDING, "detail": f"{progress}; {rebuild}; {so_far}"}
 
 
 def build_report(
@@ -164,10 +299,13 @@ def build_report(
     tables: cl.Tables,
     tolerance_pp: float,
     paper_tables: Mapping[str, str] | None = None,
+    support: Support | None = None,
+    grid: Grid | None = None,
 ) -> pd.DataFrame:
-    """Numbers first, then claims, columns REPORT_COLUMNS (``paper_tables``: see number_rows)."""
-    numbers = number_rows(reported, tables, tolerance_pp, paper_tables)
-    judged = claim_rows(claims, tables)
+    """Numbers first, then claims, columns REPORT_COLUMNS (``paper_tables``, ``support``,
+    ``grid``: see number_rows and claim_rows)."""
+    numbers = number_rows(reported, tables, tolerance_pp, paper_tables, support, grid)
+    judged = claim_rows(claims, tables, grid)
     frames = [f for f in (numbers, judged) if not f.empty]
     if not frames:
         return pd.DataFrame(columns=REPORT_COLUMNS)
@@ -195,13 +333,20 @@ def report_markdown(report: pd.DataFrame, sources: str = "") -> str:
     for column in ("mean", "std", "ci_low", "ci_high", "half_width", "reported", "tolerance"):
         shown[column] = [fmt(v) for v in report[column]]
     shown = shown.astype(str)
-    intro = (
-        "Numbers: PASS when the reported value lies in the 95% interval widened by the "
-        "tolerance. Claims: HOLDS / FAILS / INCONCLUSIVE from 95% Welch intervals; NOT RUN "
-        "when the cells are missing. half_width: half the width of the 95% interval (for a "
-        "claim of several comparisons, the widest), the smallest difference the comparison could "
-        "have detected: an INCONCLUSIVE claim with a small half_width shows an effect smaller than "
-        "it, with a large one a study too small to tell."
+    intro = "\n".join(
+        [
+            "- Numbers: PASS when the reported value lies in the 95% interval widened by the tolerance, "
+            "else FAIL. Claims: HOLDS / FAILS / INCONCLUSIVE from 95% Welch intervals.",
+            "- PENDING: the cells are in the grid, but their runs have not finished (or the table does "
+            "not count them yet); the verdict will come.",
+            "- NOT RUN: the grid lacks the cells; no verdict comes without adding them to the config.",
+            "- UNSUPPORTED: the suite has no such dataset, architecture, regime, variant or metric "
+            "(`detail` says which); no verdict can ever come.",
+            "- half_width: half the width of the 95% interval (for a claim of several comparisons, the "
+            "widest), the smallest difference the comparison could have detected: an INCONCLUSIVE claim "
+            "with a small half_width shows an effect smaller than it, with a large one a study too small "
+            "to tell.",
+        ]
     )
     parts = ["# Regression report", "", intro, ""]
     if sources:

@@ -4,17 +4,20 @@ call the pure builders, write every output atomically (``benchmark.atomic``)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from benchmark import claims as cl
-from benchmark import outputs, render
+from benchmark import configs, outputs, render
 from benchmark.aggregate import read_runs, with_flip_metrics
 from benchmark.atomic import replacing, write_text
+from benchmark.availability import Grid, Support, grid_of
 from benchmark.errors import UserError
+from benchmark.identity import RunId
 from benchmark.regression import build_report, report_markdown
 
 REPORTED_COLUMNS = {"paper", "where", "dataset", "arch", "regime", "method", "metric", "value"}
@@ -70,6 +73,42 @@ def _find_figure_data(results_dir: Path, name: str) -> Path:
         if candidate.exists():
             return candidate
     return results_dir / name
+
+
+def suite_support(config: Mapping[str, Any] | None = None) -> Support:
+    """What the suite can reproduce: the registered datasets, architectures and methods, the
+    regimes of the methods, the metrics of the registered tables, and the variants that the
+    shipped configs (``workflows/config/*.yaml``) and ``config`` declare."""
+    import methods
+    from benchmark import facts
+    from benchmark.data import DATASETS
+    from benchmark.models import ARCHS
+
+    declared = [configs.read(path) for path in sorted(configs.CONFIG_DIR.glob("*.yaml"))]
+    variants = {}
+    for one in [*declared, config or {}]:
+        variants |= {name: v["method"] for name, v in (one.get("variants") or {}).items()}
+    return Support(
+        datasets=frozenset(DATASETS),
+        archs=frozenset(ARCHS),
+        regimes=frozenset(r for f in facts.declared().values() for r in f.regimes),
+        metrics=frozenset(m for t in outputs.tables_in_order() for m in t.metrics),
+        methods=frozenset(methods.method_names()),
+        variants=variants,
+    )
+
+
+def read_grid(config_paths: Sequence[Path], results_dir: Path) -> tuple[dict[str, Any], Grid]:
+    """The workflow config of ``config_paths`` (overlays on the default; none: the default) and
+    its grid, a run finished when ``<results_dir>/runs/<run>/result.json`` exists."""
+    config = configs.load(*config_paths)
+    runs_root = Path(results_dir) / "runs"
+    names = " + ".join(Path(p).name for p in config_paths) or configs.DEFAULT.name
+
+    def finished(run: RunId) -> bool:
+        return (runs_root / run.relative / "result.json").is_file()
+
+    return config, grid_of(config, finished, f"config {names}")
 
 
 # --------------------------------------------------------------------------- entry points
@@ -129,23 +168,38 @@ def build_figure(
 
 
 def run_check(
-    results_dir: Path, reported_csv: Path | Sequence[Path], claims_yaml: Path, out_stem: Path
+    results_dir: Path,
+    reported_csv: Path | Sequence[Path],
+    claims_yaml: Path,
+    out_stem: Path,
+    config: Sequence[Path] | None = None,
 ) -> pd.DataFrame:
     """The regression report from the tables under ``results_dir``: ``<out_stem>.csv`` and
-    ``<out_stem>.md``; claims whose table is missing are NOT RUN. ``reported_csv``: one or
-    several reported-numbers files."""
+    ``<out_stem>.md``. ``reported_csv``: one or several reported-numbers files. A reported
+    number the suite cannot reproduce is UNSUPPORTED (:func:`suite_support`). ``config``: the
+    workflow config files (overlays on the default; an empty list: the default) whose grid tells
+    a cell that is not in it (NOT RUN) from one whose runs have not finished (PENDING); None:
+    no grid, every number or claim without its cells is NOT RUN."""
     results_dir = Path(results_dir)
     claims, numbers = cl.load_claims(Path(claims_yaml), outputs.claim_inputs())
     reported = read_reported(reported_csv)
+    workflow_config, grid = read_grid(config, results_dir) if config is not None else (None, None)
+    support = suite_support(workflow_config)
     inputs = {t.name: results_dir / t.file for t in outputs.tables_in_order()}
     judged = [f for f in outputs.figures_in_order() if f.judged]
     inputs |= {f.name: _find_figure_data(results_dir, f.data_file) for f in judged}
     loaded = cl.Tables({k: read_optional_csv(p) for k, p in inputs.items()})
-    report = build_report(reported, claims, loaded, float(numbers["tolerance_pp"]), numbers.get("tables"))
+    tolerance = float(numbers["tolerance_pp"])
+    report = build_report(reported, claims, loaded, tolerance, numbers.get("tables"), support, grid)
     out_stem = Path(out_stem)
     write_csv(out_stem.with_name(out_stem.name + ".csv"), report)
     sources = "Inputs: " + ", ".join(f"`{p}`" + ("" if p.exists() else " (missing)") for p in inputs.values())
     listed = [reported_csv] if isinstance(reported_csv, str | Path) else list(reported_csv)
-    sources += f"; reported numbers {', '.join(f'`{p}`' for p in listed)}; claims `{claims_yaml}`."
-    write_text(out_stem.with_name(out_stem.name + ".md"), report_markdown(report, sources))
+    sources += f"; reported numbers {', '.join(f'`{p}`' for p in listed)}; claims `{claims_yaml}`"
+    if grid is not None:
+        done, total = grid.progress({run for runs in grid.sections.values() for run in runs})
+        sources += f"; grid of the {grid.source}: {done} of {total} runs finished"
+    else:
+        sources += "; no grid given (`--config`): cells without runs are NOT RUN, none PENDING"
+    write_text(out_stem.with_name(out_stem.name + ".md"), report_markdown(report, sources + "."))
     return report

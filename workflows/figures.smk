@@ -7,7 +7,15 @@ rule figure:
         runs=lambda wildcards: grid.section_results(config, "figures", wildcards.name),
     output:
         pdf="results/fig_{name}.pdf",
-        png=report("results/fig_{name}.png", category="Figures"),
+        png=report(
+            "results/fig_{name}.png",
+            caption="report/output.rst",
+            category=lambda wildcards: captions.category("figures", wildcards.name),
+            subcategory="Figures",
+            labels=lambda wildcards: captions.labels(
+                config, "figures", wildcards.name
+            ),
+        ),
     log:
         "results/logs/fig_{name}.log",
     conda:

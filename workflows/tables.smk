@@ -7,7 +7,13 @@ rule table:
         runs=lambda wildcards: grid.section_results(config, "tables", wildcards.name),
         reported=REPORTED,
     output:
-        csv=report("results/table_{name}.csv", category="Tables"),
+        csv=report(
+            "results/table_{name}.csv",
+            caption="report/output.rst",
+            category=lambda wildcards: captions.category("tables", wildcards.name),
+            subcategory="Tables",
+            labels=lambda wildcards: captions.labels(config, "tables", wildcards.name),
+        ),
     log:
         "results/logs/table_{name}.log",
     conda:

@@ -5,12 +5,19 @@
   i.e. a cell has a single seed);
 - ``|a - b| <= k``:    HOLDS when the interval lies inside [-k, k], FAILS when it lies
   entirely outside, INCONCLUSIVE otherwise;
-- a conjunction FAILS if any part fails, HOLDS if all hold, is NOT RUN if any part is
-  not run (a cell missing or with n = 0), and INCONCLUSIVE otherwise;
+- a conjunction FAILS if any part fails, HOLDS if all hold, and otherwise takes the first
+  of UNSUPPORTED, NOT RUN (a cell missing or with n = 0) and PENDING that any part has,
+  else INCONCLUSIVE;
 - ``a / b >= r`` (a ratio of two cells' means, for "an order of magnitude"): the ratio's
   interval is bounded conservatively by the two cells' 95% t-intervals,
   [low_a / high_b, high_a / low_b]; HOLDS when its lower end is >= r, FAILS when its upper
   end is < r, INCONCLUSIVE otherwise.
+
+What cannot be judged yet, or ever, says why (the regression report,
+:mod:`benchmark.regression`, tells these apart; the checks themselves only say NOT RUN):
+NOT RUN (the grid lacks the cells), PENDING (the cells are in the grid, their runs have not
+finished or the table does not count them yet) and UNSUPPORTED (the suite has no such
+dataset, architecture, regime, variant or metric: the number can never come).
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "HOLDS", "FAILS", "INCONCLUSIVE", "NOT RUN"
+PENDING, UNSUPPORTED = "PENDING", "UNSUPPORTED"
+# what keeps a conjunction from a verdict, the most lasting first
+UNJUDGED = (UNSUPPORTED, NOT_RUN, PENDING)
 NAN = float("nan")
 
 
@@ -42,13 +52,16 @@ def within(low: float, high: float, k: float) -> str:
 
 
 def conjunction(verdicts: Iterable[str]) -> str:
-    """FAILS if any part fails, HOLDS if all hold, NOT RUN if any is not run, else INCONCLUSIVE."""
+    """FAILS if any part fails, HOLDS if all hold, else the first of :data:`UNJUDGED` that a
+    part has (NOT RUN for no parts), else INCONCLUSIVE."""
     verdicts = list(verdicts)
     if FAILS in verdicts:
         return FAILS
     if verdicts and all(v == HOLDS for v in verdicts):
         return HOLDS
-    return NOT_RUN if NOT_RUN in verdicts or not verdicts else INCONCLUSIVE
+    if not verdicts:
+        return NOT_RUN
+    return next((v for v in UNJUDGED if v in verdicts), INCONCLUSIVE)
 
 
 def ratio_at_least(
