@@ -20,6 +20,7 @@ new model lacks means another architecture, and is refused with the mismatched k
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,19 @@ SHOWN = 3  # mismatched keys named per kind in a message
 
 
 def save(path: Path, model: nn.Module, arch: str, width: float, identity: Mapping[str, Any]) -> None:
-    """Write ``model``'s weights to ``path`` atomically (CPU tensors)."""
+    """Write ``model``'s weights to ``path`` atomically (CPU tensors).
+
+    The bytes are a function of the weights alone: ``torch.save`` to a file names the archive
+    inside it after the file, and the atomic write goes through a randomly named temporary
+    file, so the payload is serialised in memory first. A run started from these weights
+    records their SHA-256, which must not depend on where or when they were written."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "arch": arch, "width": width, "identity": dict(identity)}
     payload["state_dict"] = state
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     with replacing(path) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def resolve(source: str | Path) -> Path:

@@ -43,6 +43,16 @@ def test_a_finished_run_keeps_weights_that_load_safely(fp_run: Path) -> None:
     assert set(payload["state_dict"]) == set(model.state_dict())
 
 
+def test_the_same_weights_give_the_same_bytes_wherever_they_are_written(tmp_path: Path) -> None:
+    """The SHA-256 a fine-tuned run records must not depend on the file's (temporary) name."""
+    model = build_model("resnet18", Inputs.image(3, 16), 10, 0.0625)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        weights.save(tmp_path / name / "model.pt", model, "resnet18", 0.0625, {"seed": 0})
+    assert (tmp_path / "a" / "model.pt").read_bytes() == (tmp_path / "b" / "model.pt").read_bytes()
+    assert weights.digest(tmp_path / "a" / "model.pt") == weights.digest(tmp_path / "b" / "model.pt")
+
+
 def test_init_from_loads_exactly_the_saved_weights(fp_run: Path) -> None:
     model = build_model("resnet18", Inputs.image(3, 16), 10, 0.0625)
     weights.load_into(model, weights.resolve(fp_run), "resnet18")
