@@ -34,7 +34,8 @@ binary network: ``Method.evaluating("binary")``):
   a BNN or evaluated as one), FLOPs likewise in ``bwn`` (N = 1).
 - Size: 1 bit per entry of a binary weight (of each weight base a kept operation uses, for a
   multi-bit layer), 32 bits per entry of every other parameter (float layers, BatchNorm affine
-  parameters, biases, embeddings, PaBT's scales of the kept operations; the scales of pruned
+  parameters, biases, embeddings, PaBT's scales of the kept operations, or with base scaling
+  one alpha per weight base and one beta per activation base in use; the scales of pruned
   operations and bases no kept operation uses are not deployed and not counted). Buffers
   (BatchNorm running statistics, masks, activation shifts) and values recomputed from the
   weights (OvSW's alpha) are not parameters and are not counted. A parameter shared by two
@@ -115,6 +116,22 @@ def weight_bases_used(module: MultiBitMixin) -> int:
     return 1 if module.single_op is not None else module.weight_bits
 
 
+def act_bases_used(module: MultiBitMixin) -> int:
+    """Activation bases a kept (or the forced) operation of a multi-bit layer uses."""
+    return 1 if module.single_op is not None else len(module.active_acts)
+
+
+def scale_bits(module: MultiBitMixin) -> dict[int, int]:
+    """32 bits per deployed scaling factor: gamma of each kept operation, or (base scaling) alpha
+    of each weight base and beta of each activation base in use."""
+    if module.scaling == "base":
+        return {
+            id(module.alpha): FLOAT_BITS * weight_bases_used(module),
+            id(module.beta): FLOAT_BITS * act_bases_used(module),
+        }
+    return {id(module.scale): FLOAT_BITS * operations(module)}
+
+
 def _binary_flags(module: nn.Module) -> tuple[bool, bool]:
     if isinstance(module, QuantizedMixin):
         return module.binarizes_weight, module.binarizes_input
@@ -157,7 +174,7 @@ def layer_counts(model: nn.Module, example: Any) -> list[LayerCount]:
 def parameter_bits(module: nn.Module) -> dict[int, int]:
     """Bits of the parameters that a binary layer stores in fewer than 32 bits (or not at all),
     keyed by ``id(parameter)``: its binary weight (1 bit per entry, per base in use) and, for a
-    multi-bit layer, its scales (32 bits per kept operation)."""
+    multi-bit layer, its scales (:func:`scale_bits`)."""
     binary_weight, _ = _binary_flags(module)
     if not binary_weight:
         return {}
@@ -165,10 +182,7 @@ def parameter_bits(module: nn.Module) -> dict[int, int]:
     if not isinstance(module, MultiBitMixin):
         return {id(weight): BINARY_BITS * weight.numel()}
     per_base = weight.numel() // module.weight_bases
-    return {
-        id(weight): BINARY_BITS * per_base * weight_bases_used(module),
-        id(module.scale): FLOAT_BITS * operations(module),
-    }
+    return {id(weight): BINARY_BITS * per_base * weight_bases_used(module), **scale_bits(module)}
 
 
 def size_bits(model: nn.Module) -> int:

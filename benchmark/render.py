@@ -21,6 +21,7 @@ import pandas as pd
 DASH = "—"
 DIGITS = 2
 BEST_HEADER = "Best epoch (%, optimistic)"
+BOPS_HEADER = "BOPs"
 OPS_HEADER = "OPs"
 SIZE_HEADER = "Size (bits)"
 IDENTITY_HEADERS = {
@@ -134,10 +135,13 @@ def display_cells(table: pd.DataFrame) -> pd.DataFrame:
 
 def display_extras(out: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """``out`` with the columns every table ends with: the best epoch's accuracy (mean [95% CI],
-    optimistic), OPs and size in bits (``tables.EXTRA_COLUMNS``; DASH where absent)."""
+    optimistic), BOPs (binary operations, PaBT's Bit-OPs), OPs and size in bits
+    (``tables.EXTRA_COLUMNS``; DASH where absent)."""
     out = out.copy()
-    extras = table.reindex(columns=["best_mean", "best_ci_low", "best_ci_high", "ops", "size_bits"])
+    columns = ["best_mean", "best_ci_low", "best_ci_high", "bops", "ops", "size_bits"]
+    extras = table.reindex(columns=columns)
     out[BEST_HEADER] = [fmt_share(*b) for b in _rows(extras, "best_mean", "best_ci_low", "best_ci_high")]
+    out[BOPS_HEADER] = [fmt_count(v) for v in extras["bops"]]
     out[OPS_HEADER] = [fmt_count(v) for v in extras["ops"]]
     out[SIZE_HEADER] = [fmt_count(v) for v in extras["size_bits"]]
     return out

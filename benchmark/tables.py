@@ -72,6 +72,9 @@ VARIANT_ORDER = (
     "ovsw_sad",
     "ovsw",
     "bop",
+    "pabt_3x3",  # PaBT Table 2's order: the unpruned 3/3 network, the 1/1 rows, then PaBT
+    "mbn_alpha_beta_adam",
+    "mbn_gamma_adam",
     "pabt_1x1",
     "pabt_random",
     "pabt",

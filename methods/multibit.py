@@ -29,6 +29,17 @@ to the weight, :meth:`MultiBitMixin._single`).
 The weight bases are stacked along the output channels: ``weight`` has shape
 :math:`(M C_\text{out}, C_\text{in}/g, k_h, k_w)` (``(M F_\text{out}, F_\text{in})`` for
 linear layers), so base :math:`m` is ``weight[m * C_out:(m + 1) * C_out]``.
+
+Scaling (``scaling``, the seed's Table 2 column :math:`\theta_{SF}`): ``"operation"`` has one
+parameter ``scale`` :math:`= \gamma \in \mathbb{R}^{M \times N}` (Sec. 3.2, Eq. 5); ``"base"``
+has ABC-Net's base-oriented factors (Lin et al., NeurIPS 2017, Sec. 3.1 for the weight bases,
+3.2 for the activation bases; the seed's Eq. 1 and Table 1): parameters ``alpha``
+:math:`\in \mathbb{R}^M` (one per weight base) and ``beta`` :math:`\in \mathbb{R}^N` (one per
+activation base), with :math:`\gamma_{mn} = \alpha_m \beta_n` (:meth:`MultiBitMixin.gammas`):
+the same network with :math:`M + N` instead of :math:`M N` free factors, all trained by
+gradient (the seed's :math:`\theta_{SF}`). Weight storage: ``weight`` holds either the bases
+themselves (:math:`\pm 1`, for Bop) or latent real weights whose signs are the bases
+(:func:`expand_latent`); the clipped straight-through sign of the weight quantizer serves both.
 """
 
 from __future__ import annotations
@@ -43,11 +54,27 @@ from methods.layers import QuantizedMixin, conv_like, linear_like
 from methods.primitives import sign, ste_sign
 
 Op = tuple[int, int]
+Scales = Tensor | tuple[Tensor, Tensor]  # gamma (M, N), or (alpha (M,), beta (N,)) for base scaling
 
 BASIS_INITS = ("residual", "shifted")
+SCALINGS = ("operation", "base")
 
 
 # -- initial bases ------------------------------------------------------------------------
+def _residual_steps(w: Tensor, bases: int) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    """The residuals :math:`R_0 .. R_{M-1}`, their signs and their mean magnitudes."""
+    residual = w.detach().clone()
+    residuals, signs, alphas = [], [], []
+    for _ in range(bases):
+        b = sign(residual)
+        a = residual.abs().mean()
+        residuals.append(residual.clone())
+        residual -= a * b
+        signs.append(b)
+        alphas.append(a)
+    return residuals, signs, alphas
+
+
 def residual_expansion(w: Tensor, bases: int) -> tuple[Tensor, Tensor]:
     r"""Greedy residual binary expansion :math:`W \approx \sum_m \alpha_m W_m`.
 
@@ -56,15 +83,16 @@ def residual_expansion(w: Tensor, bases: int) -> tuple[Tensor, Tensor]:
     :math:`R_m = R_{m-1} - \alpha_m W_m` (Guo et al. 2017, "Network Sketching"; LQ-Nets).
     Returns ``(B, alpha)`` with ``B`` of shape ``(bases, *w.shape)`` in {-1, +1}.
     """
-    residual = w.detach().clone()
-    signs, alphas = [], []
-    for _ in range(bases):
-        b = sign(residual)
-        a = residual.abs().mean()
-        residual -= a * b
-        signs.append(b)
-        alphas.append(a)
+    _, signs, alphas = _residual_steps(w, bases)
     return torch.stack(signs), torch.stack(alphas)
+
+
+def _shifted_arguments(w: Tensor, bases: int) -> Tensor:
+    r""":math:`W - \bar W + u_m \sigma_W` for each :math:`m` (ABC-Net's sign arguments), stacked."""
+    w = w.detach()
+    u = torch.linspace(-1.0, 1.0, bases) if bases > 1 else torch.zeros(1)
+    centred = w - w.mean()
+    return torch.stack([centred + float(s) * w.std() for s in u])
 
 
 def shifted_expansion(w: Tensor, bases: int) -> tuple[Tensor, Tensor]:
@@ -72,12 +100,9 @@ def shifted_expansion(w: Tensor, bases: int) -> tuple[Tensor, Tensor]:
     :math:`W_m = \operatorname{sign}(W - \bar W + u_m \sigma_W)` with
     :math:`u_m = -1 + 2 (m - 1) / (M - 1)` (:math:`u = 0` for :math:`M = 1`), and
     :math:`\alpha` the least-squares fit of :math:`W` by the bases."""
-    w = w.detach()
-    u = torch.linspace(-1.0, 1.0, bases) if bases > 1 else torch.zeros(1)
-    centred = w - w.mean()
-    signs = torch.stack([sign(centred + float(s) * w.std()) for s in u])
+    signs = sign(_shifted_arguments(w, bases))
     design = signs.reshape(bases, -1).t().double()
-    alphas = torch.linalg.lstsq(design, w.reshape(-1, 1).double()).solution.reshape(bases)
+    alphas = torch.linalg.lstsq(design, w.detach().reshape(-1, 1).double()).solution.reshape(bases)
     return signs, alphas.to(w.dtype)
 
 
@@ -87,6 +112,18 @@ def expand_weight(w: Tensor, bases: int, init: str) -> tuple[Tensor, Tensor]:
         return residual_expansion(w, bases)
     if init == "shifted":
         return shifted_expansion(w, bases)
+    raise ValueError(f"unknown basis init '{init}'; valid: {', '.join(BASIS_INITS)}")
+
+
+def expand_latent(w: Tensor, bases: int, init: str) -> Tensor:
+    r"""Latent real weights whose signs are :func:`expand_weight`'s bases, ``(bases, *w.shape)``:
+    the residuals :math:`R_{m-1}` (``residual``) or ABC-Net's arguments
+    :math:`W - \bar W + u_m \sigma_W` (``shifted``). For :math:`M = 1` and ``residual`` this is
+    the float weight itself, where a latent-weight BNN starts (BinaryConnect)."""
+    if init == "residual":
+        return torch.stack(_residual_steps(w, bases)[0])
+    if init == "shifted":
+        return _shifted_arguments(w, bases)
     raise ValueError(f"unknown basis init '{init}'; valid: {', '.join(BASIS_INITS)}")
 
 
@@ -143,23 +180,47 @@ class MultiBitMixin(QuantizedMixin):
 
     weight: nn.Parameter
     bias: nn.Parameter | None
-    scale: nn.Parameter
+    scale: nn.Parameter  # scaling "operation": gamma (M, N)
+    alpha: nn.Parameter  # scaling "base": one factor per weight base (M,)
+    beta: nn.Parameter  # scaling "base": one factor per activation base (N,)
+    scaling: str
     prune_mask: Tensor
     active_index: Tensor
     weight_bases: int
     act_bases: int
     forced_op: Op | None
 
-    def _init_multibit(self, bases: Tensor, scale: Tensor, out_features: int) -> None:
-        """``bases``: (M, *float weight shape) in {-1, +1}; ``scale``: (M, N) initial gammas."""
-        m, n = scale.shape
+    def _init_multibit(self, bases: Tensor, scale: Scales, out_features: int) -> None:
+        """``bases``: (M, *float weight shape), the bases in {-1, +1} or latent weights whose signs
+        they are; ``scale``: the initial gammas (M, N), or (alpha (M,), beta (N,)) for base scaling."""
+        if isinstance(scale, tuple):
+            alpha, beta = scale
+            self.scaling = "base"
+            self.alpha = nn.Parameter(alpha.detach().clone())
+            self.beta = nn.Parameter(beta.detach().clone())
+            like = torch.outer(alpha, beta)
+        else:
+            self.scaling = "operation"
+            self.scale = nn.Parameter(scale.detach().clone())
+            like = scale
+        m, n = like.shape
         self.weight_bases, self.act_bases, self.out_features_per_base = int(m), int(n), out_features
         self.weight = nn.Parameter(bases.reshape(m * out_features, *bases.shape[2:]).contiguous())
-        self.scale = nn.Parameter(scale.detach().clone())
-        self.register_buffer("prune_mask", torch.ones_like(scale))
-        self.register_buffer("active_index", torch.arange(n, device=scale.device), persistent=False)
+        self.register_buffer("prune_mask", torch.ones_like(like))
+        self.register_buffer("active_index", torch.arange(n, device=like.device), persistent=False)
         self.forced_op = None
         self._sync_structure()
+
+    def gammas(self) -> Tensor:
+        r"""The scale of every operation, (M, N): :math:`\gamma` itself (``operation``) or
+        :math:`\gamma_{mn} = \alpha_m \beta_n` (``base``)."""
+        if self.scaling == "base":
+            return self.alpha.unsqueeze(1) * self.beta.unsqueeze(0)
+        return self.scale
+
+    def scale_parameters(self) -> list[nn.Parameter]:
+        """The layer's scaling factors: ``[scale]`` or ``[alpha, beta]``."""
+        return [self.alpha, self.beta] if self.scaling == "base" else [self.scale]
 
     # -- pruning structure (host mirror of the mask, changed only when pruning) -------------
     def _sync_structure(self) -> None:
@@ -219,11 +280,11 @@ class MultiBitMixin(QuantizedMixin):
         computed as :math:`\operatorname{conv}(A_n, \gamma_{mn} W_m)` (equal up to float
         rounding; scaling the weight instead of the output saves two activation-sized passes)."""
         a = self.input_quantizer.base(x, n) if self.binarizes_input else x  # type: ignore[operator]
-        return self._op(a, self.basis(m) * self.scale[m, n])
+        return self._op(a, self.basis(m) * self.gammas()[m, n])
 
     def _multi(self, x: Tensor) -> Tensor:
         r""":math:`\sum_{mn} p_{mn} \gamma_{mn} \operatorname{conv}(A_n, W_m)` as one op."""
-        coeff = self.prune_mask * self.scale  # (M, N)
+        coeff = self.prune_mask * self.gammas()  # (M, N)
         shifts = None
         if len(self.active_acts) < self.act_bases:
             coeff = coeff.index_select(1, self.active_index)
@@ -251,7 +312,7 @@ class MultiBitConv2d(MultiBitMixin, nn.Conv2d):
         cls,
         conv: nn.Conv2d,
         bases: Tensor,
-        scale: Tensor,
+        scale: Scales,
         weight_quantizer: nn.Module | None,
         input_quantizer: ShiftedSign | None,
     ) -> MultiBitConv2d:
@@ -259,7 +320,7 @@ class MultiBitConv2d(MultiBitMixin, nn.Conv2d):
         if conv.bias is not None:
             layer.bias.data.copy_(conv.bias.data)  # type: ignore[union-attr]
         layer._init_quantizers(weight_quantizer, input_quantizer)
-        layer._init_multibit(bases.to(conv.weight), scale.to(conv.weight), conv.out_channels)
+        layer._init_multibit(bases.to(conv.weight), _like(scale, conv.weight), conv.out_channels)
         return layer.to(conv.weight.device)  # the quantizers' buffers too
 
     def _op(self, a: Tensor, w: Tensor) -> Tensor:
@@ -291,7 +352,7 @@ class MultiBitLinear(MultiBitMixin, nn.Linear):
         cls,
         linear: nn.Linear,
         bases: Tensor,
-        scale: Tensor,
+        scale: Scales,
         weight_quantizer: nn.Module | None,
         input_quantizer: ShiftedSign | None,
     ) -> MultiBitLinear:
@@ -299,7 +360,7 @@ class MultiBitLinear(MultiBitMixin, nn.Linear):
         if linear.bias is not None:
             layer.bias.data.copy_(linear.bias.data)  # type: ignore[union-attr]
         layer._init_quantizers(weight_quantizer, input_quantizer)
-        layer._init_multibit(bases.to(linear.weight), scale.to(linear.weight), linear.out_features)
+        layer._init_multibit(bases.to(linear.weight), _like(scale, linear.weight), linear.out_features)
         return layer.to(linear.weight.device)  # the quantizers' buffers too
 
     def _op(self, a: Tensor, w: Tensor) -> Tensor:
@@ -322,6 +383,13 @@ MULTIBIT_LAYER_TYPES: dict[type[nn.Module], type[MultiBitConv2d] | type[MultiBit
 }
 
 
+def _like(scale: Scales, reference: Tensor) -> Scales:
+    """``scale`` (a tensor or an (alpha, beta) pair) on ``reference``'s device and dtype."""
+    if isinstance(scale, tuple):
+        return scale[0].to(reference), scale[1].to(reference)
+    return scale.to(reference)
+
+
 def initial_scales(alphas: Tensor, act_bases: int, binarize_input: bool, init: str) -> Tensor:
     r"""Initial :math:`\gamma_{mn}` (M, N).
 
@@ -340,6 +408,23 @@ def initial_scales(alphas: Tensor, act_bases: int, binarize_input: bool, init: s
     raise ValueError(f"unknown scale init '{init}'; valid: fit, uniform")
 
 
+def initial_base_scales(
+    alphas: Tensor, act_bases: int, binarize_input: bool, init: str
+) -> tuple[Tensor, Tensor]:
+    r"""Initial ABC-Net factors :math:`(\alpha, \beta)`, (M,) and (N,), whose products
+    :math:`\alpha_m \beta_n` are :func:`initial_scales`' gammas: ``fit``: :math:`\alpha` the
+    weight bases' least-squares scales (ABC-Net's linear regression, Sec. 3.1, for ``shifted``
+    bases), :math:`\beta_n = 1/N` (1 for float activations); ``uniform``: every
+    :math:`\alpha_m` their mean."""
+    beta = torch.full((act_bases,), 1.0 / act_bases if binarize_input else 1.0, dtype=alphas.dtype)
+    alpha = alphas.detach().reshape(-1).clone()
+    if init == "uniform":
+        return torch.full_like(alpha, float(alpha.mean())), beta
+    if init != "fit":
+        raise ValueError(f"unknown scale init '{init}'; valid: fit, uniform")
+    return alpha, beta
+
+
 def make_multibit(
     module: nn.Module,
     weight_bases: int,
@@ -348,13 +433,26 @@ def make_multibit(
     scale_init: str,
     weight_quantizer: nn.Module | None,
     input_quantizer: ShiftedSign | None,
+    scaling: str = "operation",
+    latent: bool = False,
 ) -> MultiBitConv2d | MultiBitLinear:
-    """The multi-bit twin of a float Conv2d/Linear, its bases expanded from its weight."""
+    r"""The multi-bit twin of a float Conv2d/Linear, its bases expanded from its weight: stored
+    as the bases (:math:`\pm 1`), or with ``latent`` as the latent weights whose signs they are
+    (:func:`expand_latent`); ``scaling`` in :data:`SCALINGS`."""
     if input_quantizer is not None and input_quantizer.count != act_bases:
         raise ValueError(f"{input_quantizer.count} shifts for {act_bases} activation bases")
+    if scaling not in SCALINGS:
+        raise ValueError(f"unknown scaling '{scaling}'; valid: {', '.join(SCALINGS)}")
     bases, alphas = expand_weight(module.weight, weight_bases, basis_init)  # type: ignore[arg-type]
     if not bool(torch.isfinite(alphas).all() and alphas.abs().sum() > 0):
         alphas = torch.ones_like(alphas)  # an all-zero or degenerate weight: unit scales
-    scale = initial_scales(alphas, act_bases, input_quantizer is not None, scale_init)
+    binarize_input = input_quantizer is not None
+    scale: Scales = (
+        initial_base_scales(alphas, act_bases, binarize_input, scale_init)
+        if scaling == "base"
+        else initial_scales(alphas, act_bases, binarize_input, scale_init)
+    )
+    if latent:
+        bases = expand_latent(module.weight, weight_bases, basis_init)  # type: ignore[arg-type]
     cls = MULTIBIT_LAYER_TYPES[type(module)]
     return cls.from_float(module, bases, scale, weight_quantizer, input_quantizer)  # type: ignore[arg-type]

@@ -63,7 +63,7 @@ bases are the residual binary expansion of the float weight (``basis_init``), th
 least-squares fit (``scale_init``), the shifts the thresholds of a uniform quantizer
 (``shift_range``); see ``methods.multibit``.
 
-Optimizers: ``own_optimizers`` returns ``[Bop(bases), AMSGrad(scales)]`` and the recipe's
+Optimizers (by default): ``own_optimizers`` returns ``[Bop(bases), AMSGrad(scales)]`` and the recipe's
 optimizer takes the rest (``methods.routing.optimizers_for``; it comes first, so
 ``metrics.csv``'s ``lr`` is the recipe's, as for ``bop``); the trainer's
 lr schedule scales Bop's :math:`\gamma` and AMSGrad's step size alike, and the recipe's
@@ -72,10 +72,56 @@ PaBT configs adopt). The seed's final rows of
 Table 2 train BatchNorm with AMSGrad together with the scales; here BatchNorm and the float
 first and last layers follow the benchmark's rule (the recipe's optimizer), like every method.
 
+Table 2's other rows (Sec. 5.1: scaling factors :math:`\theta_{SF}`, optimizer scope, operation
+pruning) are options of this method, each defaulting to PaBT's own choice:
+
+- ``prune`` (column "Operation Pruning"): false trains the unpruned :math:`M/N` network and
+  evaluates it as it is, all :math:`MN` binary convolutions of every layer
+  (``evaluating("binary")`` forces nothing, ``as_trained_differs`` is False); its BOPs are
+  :math:`MN` times the BNN's (``benchmark.accounting``).
+- ``weight_optimizer`` (Sec. 3.3): ``bop`` stores the bases as :math:`\pm 1` and flips them by
+  Bop; ``latent`` keeps latent real weights :math:`w` with forward :math:`\operatorname{sign}(w)`
+  and the clipped STE :math:`\partial \operatorname{sign}(w) / \partial w = \mathbb{1}[|w| \le 1]`
+  (the same weight quantizer), trained by the recipe's optimizer and clipped to :math:`[-1, 1]`
+  at conversion and after every step (BinaryConnect, as ``ste``, DESIGN 3.1). They start as the
+  values whose signs are the bases (``methods.multibit.expand_latent``; for :math:`M = 1` the
+  float weight itself), so both start from the same binary network.
+- ``scale_optimizer``: ``amsgrad`` (own, ``scale_lr``, scheduled) or ``recipe``: the recipe's
+  optimizer with every other parameter, the seed's "ADAM(:math:`\theta`)" (under
+  ``schedule_scope: method`` it keeps its lr, as the latent weights do).
+- ``scaling`` (Sec. 3.2, Table 1): ``operation`` (:math:`\gamma_{mn}`) or ``base``, ABC-Net's
+  :math:`\gamma_{mn} = \alpha_m \beta_n` (``methods.multibit``). The seed's
+  :math:`\alpha, \beta` rows are "the implementation from [19]"; what is kept of it is the
+  base-oriented factorization, trained like the seed's :math:`\theta_{SF}`. ABC-Net itself
+  derives its :math:`M` bases from one latent weight and fits :math:`\alpha` by linear
+  regression at each step (Sec. 3.1) and learns its shifts :math:`v_n` (Sec. 3.2); here the
+  bases, the initial :math:`\alpha` (a least-squares fit) and the fixed shifts are the same as
+  for ``operation``, so the two rows differ in the scaling only. With one operation per layer
+  and BatchNorm right after every binary convolution (ResNet-20, ResNet-18), that one scale is
+  normalized away in training (its gradient is zero up to rounding), so the two 1/1 rows can
+  differ only through the optimizer's steps on rounding-level gradients.
+
+Eq. 8 reads AMSGrad's moments of :math:`\gamma`: pruning by importance needs ``scaling:
+operation`` and ``scale_optimizer: amsgrad`` (the config refuses other combinations when there
+is something to prune). The rows as variants (``workflows/config/default.yaml``): ``pabt``
+("γ, AMSGrad + BOP, ✓"), ``pabt_3x3`` (``prune: false``: "γ, ADAM/AMSGrad(θ_BN,SF), BOP(θ_W), ✗,
+3/3"), ``pabt_1x1`` ("γ, ... BOP(θ_W), ✗, 1/1"), ``mbn_gamma_adam`` (1/1, latent, recipe: "γ,
+ADAM(θ), ✗, 1/1") and ``mbn_alpha_beta_adam`` (the same with ``scaling: base``: "α, β, ADAM(θ),
+✗, 1/1"). Where they differ from the seed: its ImageNet rows say AMSGrad(θ) where its CIFAR rows
+say ADAM(θ), and here the recipe's optimizer (Adam in both PaBT recipes) serves both; its Bop
+rows train the scales with BatchNorm's Adam (AMSGrad on ImageNet), here with AMSGrad at
+``scale_lr``. The 8/8 row is an 8-bit integer network: the suite has no 8-bit quantization, so
+that number stays UNSUPPORTED (regime ``mbn_8bit``).
+
 Regimes: ``bnn``; ``bwn`` keeps float activations, so :math:`N = 1` without shift (``act_bases``
 is ignored) and PaBT prunes :math:`M` weight bases down to one scaled binary weight.
 ``weight_bases = act_bases = 1`` has nothing to prune: a 1/1 network with one scale per layer
-trained by Bop and AMSGrad (the seed's Table 2 baseline "γ, AMSGrad/ADAM + BOP, 1/1").
+trained by Bop and AMSGrad (the seed's Table 2 baseline "γ, AMSGrad/ADAM + BOP, 1/1"). The
+unpruned 3/3 network (``pabt_3x3``) also runs in ``bnn``, the regime of binary operations (each of
+its 9 convolutions per layer takes a binary weight base and a binary activation base), but it
+is a multi-bit network, not a BNN: 3-bit weights and activations, which its BOPs (9 times a
+BNN's) and its ``layers.csv`` (``weight_bits``, ``act_bits``) show. Its reported number is
+listed in regime ``bnn`` as variant ``pabt_3x3``.
 """
 
 from __future__ import annotations
@@ -91,8 +137,10 @@ from torch import Tensor, nn
 from methods.bop_optimizer import BopOptimizer
 from methods.catalog import register_method
 from methods.config import ConfigError, MethodConfig, hp
+from methods.convert import Binarizable
 from methods.multibit import (
     BASIS_INITS,
+    SCALINGS,
     MultiBitMixin,
     ShiftedSign,
     activation_shifts,
@@ -100,6 +148,7 @@ from methods.multibit import (
 )
 from methods.protocol import EvalMode, Method
 from methods.quantizers import SteSign
+from methods.ste import clip_latent_
 
 PAPER = "Frickenstein et al., CVPRW 2024 (PaBT, seed 004)"
 BOP = "Helwegen et al., NeurIPS 2019 (Bop, seed 003), Sec. 5.2"
@@ -113,6 +162,33 @@ class PabtConfig(MethodConfig):
         3,
         "N: binary activation bases per layer (bnn; bwn keeps float activations, N = 1)",
         f"{PAPER}, Sec. 5.3 (M = N = 3)",
+    )
+    scaling: str = hp(
+        "operation",
+        "scaling factors: operation (one gamma_mn per binary convolution) or base (ABC-Net's alpha_m "
+        "per weight base and beta_n per activation base, gamma_mn = alpha_m beta_n)",
+        f"{PAPER}, Sec. 3.1-3.2 (Eq. 1 and 5), Table 1 and Table 2 (column theta_SF); "
+        "Lin et al., NeurIPS 2017 (ABC-Net), Sec. 3.1-3.2",
+        SCALINGS,
+    )
+    weight_optimizer: str = hp(
+        "bop",
+        "weight bases: bop (stored as +-1, flipped by Bop) or latent (latent real weights, sign "
+        "forward with the clipped STE, trained by the recipe's optimizer, clipped to [-1, 1])",
+        f"{PAPER}, Sec. 3.3 and Table 2 (BOP(theta_W) vs ADAM(theta)/AMSGrad(theta))",
+        ("bop", "latent"),
+    )
+    scale_optimizer: str = hp(
+        "amsgrad",
+        "scaling factors: amsgrad (own AMSGrad at scale_lr; its moments score importance) or recipe "
+        "(the recipe's optimizer, with every other parameter: one optimizer for theta)",
+        f"{PAPER}, Sec. 3.4 and Alg. 1 (AMSGrad); Table 2 (ADAM(theta), one optimizer for all)",
+        ("amsgrad", "recipe"),
+    )
+    prune: bool = hp(
+        True,
+        "prune operations down to one per layer; false trains and evaluates the unpruned M/N network",
+        f"{PAPER}, Table 2 (column 'Operation Pruning': the unpruned 3/3 and 1/1 rows)",
     )
     criterion: str = hp(
         "importance",
@@ -190,6 +266,13 @@ class PabtConfig(MethodConfig):
             raise ConfigError(f"threshold={self.threshold} must be >= 0")
         if self.shift_range < 0.0:
             raise ConfigError(f"shift_range={self.shift_range} must be >= 0")
+        scored = self.prune and self.criterion == "importance" and self.weight_bases * self.act_bases > 1
+        if scored and (self.scaling, self.scale_optimizer) != ("operation", "amsgrad"):
+            raise ConfigError(
+                f"criterion=importance scores AMSGrad's moments of the operation scales (Eq. 8), not "
+                f"scaling={self.scaling} with scale_optimizer={self.scale_optimizer}: set "
+                "prune=false, criterion=random, or scaling=operation with scale_optimizer=amsgrad"
+            )
 
 
 # -- the pruning schedule and the choice of operations ---------------------------------------
@@ -287,33 +370,62 @@ class Pabt(Method):
         input_q = self.input_quantizer(name, module) if self.regime == "bnn" else None
         weight_q = self.weight_quantizer(name, module)
         return make_multibit(
-            module, c.weight_bases, self.act_bases, c.basis_init, c.scale_init, weight_q, input_q
+            module,
+            c.weight_bases,
+            self.act_bases,
+            c.basis_init,
+            c.scale_init,
+            weight_q,
+            input_q,
+            scaling=c.scaling,
+            latent=self.latent,
         )
+
+    @property
+    def latent(self) -> bool:
+        """Whether the weight bases are latent real weights (trained through the STE)."""
+        return self.config.weight_optimizer == "latent"
+
+    def convert(self, model: nn.Module, example: Any, arch: Binarizable) -> nn.Module:
+        """Swap the binarizable layers; latent weights start inside [-1, 1] (BinaryConnect)."""
+        model = super().convert(model, example, arch)
+        if self.latent:
+            with torch.no_grad():
+                clip_latent_(self.binary_weights())
+        return model
 
     # -- optimisation -------------------------------------------------------------------
     def own_optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
-        """Bop for the weight bases, AMSGrad for the scales (the recipe's optimizer gets the rest)."""
-        self.bop = BopOptimizer(
-            [layer.weight for layer in self.layers], gamma=self.config.gamma, threshold=self.config.threshold
-        )
-        self.amsgrad = torch.optim.Adam(
-            [layer.scale for layer in self.layers], lr=self.config.scale_lr, amsgrad=True
-        )
-        return [self.bop, self.amsgrad]
+        """Bop for the weight bases and AMSGrad for the scales, each unless the config leaves them
+        to the recipe's optimizer (which gets every other parameter)."""
+        c = self.config
+        own: list[torch.optim.Optimizer] = []
+        if c.weight_optimizer == "bop":
+            bases = [layer.weight for layer in self.layers]
+            self.bop = BopOptimizer(bases, gamma=c.gamma, threshold=c.threshold)
+            own.append(self.bop)
+        if c.scale_optimizer == "amsgrad":
+            scales = [p for layer in self.layers for p in layer.scale_parameters()]
+            self.amsgrad = torch.optim.Adam(scales, lr=c.scale_lr, amsgrad=True)
+            own.append(self.amsgrad)
+        return own
 
     def setup(self, total_steps: int, device: torch.device) -> None:
         self.window = prune_window(total_steps, self.config.prune_start, self.config.prune_end)
 
     @property
     def total_prunes(self) -> int:
-        """P = L (MN - 1): what it takes to leave one operation per layer."""
-        return len(self.layers) * (self.ops_per_layer - 1)
+        """P = L (MN - 1): what it takes to leave one operation per layer (0 without pruning)."""
+        return len(self.layers) * (self.ops_per_layer - 1) if self.config.prune else 0
 
     @property
     def pruned(self) -> int:
         return sum(self.ops_per_layer - len(layer.alive) for layer in self.layers)
 
     def after_step(self, step: int) -> None:
+        if self.latent:
+            with torch.no_grad():
+                clip_latent_(self.binary_weights())
         due = pruned_target(step, self.window, self.total_prunes) - self.pruned
         if due > 0:
             self.prune(due)
@@ -329,7 +441,7 @@ class Pabt(Method):
         return pruned
 
     def importance_scores(self) -> list[Tensor]:
-        """Eq. 8 per layer, (M, N) each, on the layer's device."""
+        """Eq. 8 per layer, (M, N) each, on the layer's device (operation scales in AMSGrad)."""
         state = self.amsgrad.state if self.amsgrad is not None else {}
         c = self.config
         return [
@@ -364,11 +476,12 @@ class Pabt(Method):
     # -- evaluation ---------------------------------------------------------------------
     @property
     def as_trained_differs(self) -> bool:
-        return any(len(layer.alive) > 1 for layer in self.layers)
+        """Pruning will leave fewer operations than the network has now (never without pruning)."""
+        return self.config.prune and any(len(layer.alive) > 1 for layer in self.layers)
 
     @contextlib.contextmanager
     def evaluating(self, mode: EvalMode, epoch: int) -> Iterator[None]:
-        if mode == "binary":
+        if mode == "binary" and self.as_trained_differs:
             for layer, op in zip(self.layers, self.survivors(), strict=True):
                 layer.forced_op = op
         try:

@@ -9,16 +9,20 @@ from torch import nn
 from torch.nn import functional as F
 
 import methods
+from benchmark import accounting
+from methods.bop_optimizer import BopOptimizer
 from methods.config import ConfigError
 from methods.flips import FlipTracker, epoch_records
 from methods.multibit import (
     ShiftedSign,
     activation_shifts,
+    expand_latent,
+    expand_weight,
     make_multibit,
     residual_expansion,
     shifted_expansion,
 )
-from methods.pabt import choose_prunes, importance, prune_window, pruned_target
+from methods.pabt import PabtConfig, choose_prunes, importance, prune_window, pruned_target
 from methods.primitives import ste_sign
 from methods.quantizers import SteSign
 from methods.routing import optimizers_for
@@ -66,7 +70,7 @@ def double_sum_conv(layer: nn.Module, x: torch.Tensor, sign=hand_sign) -> torch.
         for n, v in enumerate(activation_shifts(layer.act_bases)):
             a = sign(x - v)
             conv = F.conv2d(a, w, None, layer.stride, layer.padding, layer.dilation, layer.groups)
-            y = y + layer.prune_mask[m, n] * layer.scale[m, n] * conv
+            y = y + layer.prune_mask[m, n] * layer.gammas()[m, n] * conv
     return y + layer.bias.view(1, -1, 1, 1) if layer.bias is not None else y
 
 
@@ -396,3 +400,163 @@ def test_method_state_refuses_a_model_whose_masks_do_not_match() -> None:
     _, fresh, _ = make(**WINDOW)  # masks not loaded: nothing pruned
     with pytest.raises(ValueError, match="load the model's state dict before"):
         fresh.load_state_dict(state)
+
+
+# -- Table 2's other rows: the options (defaults: PaBT's own choices) ---------------------------
+DEFAULTS = {"scaling": "operation", "weight_optimizer": "bop", "scale_optimizer": "amsgrad", "prune": True}
+LATENT_1X1 = {"weight_bases": 1, "act_bases": 1, "weight_optimizer": "latent", "scale_optimizer": "recipe"}
+
+
+def test_the_defaults_are_pabt_and_setting_them_explicitly_trains_bit_for_bit_alike() -> None:
+    assert {k: getattr(PabtConfig(), k) for k in DEFAULTS} == DEFAULTS
+    assert PabtConfig.from_dict(PabtConfig().to_dict()) == PabtConfig()
+    states = []
+    for overrides in ({}, DEFAULTS):
+        model, method, optimizers = make(**WINDOW, **overrides)
+        assert [type(o) for o in optimizers[1:]] == [BopOptimizer, torch.optim.Adam]
+        train(model, method, optimizers, 0, T)
+        states.append(model.state_dict())
+    assert states[0].keys() == states[1].keys()
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert all(len(layer.alive) == 1 for layer in method.layers)
+
+
+def test_without_pruning_every_operation_stays_and_is_evaluated() -> None:
+    """The unpruned 3/3 network (Table 2, pruning ✗): all 9 binary convolutions of every layer
+    train, and the "binary" network is that network, at 9 times the BOPs of the pruned one."""
+    model, method, optimizers = make(prune=False, **WINDOW)
+    assert method.total_prunes == 0
+    train(model, method, optimizers, 0, T)
+    assert method.pruned == 0 and not method.as_trained_differs
+    assert all(layer.alive == [(m, n) for m in range(3) for n in range(3)] for layer in method.layers)
+    assert all(bool((layer.prune_mask == 1).all()) for layer in method.layers)
+    x = batch(seed=99)[0]
+    model.eval()
+    with torch.no_grad(), method.evaluating("binary", epoch=1):
+        assert all(layer.forced_op is None for layer in method.layers)
+        binary = model(x)
+    with torch.no_grad(), method.evaluating("as_trained", epoch=1):
+        assert torch.equal(model(x), binary)
+    assert [r["weight_bits"] for r in method.layer_metrics()] == [3, 3, 3]
+    pruned_model, pruned, pruned_optimizers = make(**WINDOW)
+    train(pruned_model, pruned, pruned_optimizers, 0, T)
+    full = accounting.final(model, method, x[:1], 1)
+    one = accounting.final(pruned_model, pruned, x[:1], 1)
+    assert full["bops"] == 9 * one["bops"] > 0 and full["flops"] == one["flops"]
+
+
+def test_latent_bases_start_as_the_values_whose_signs_are_the_bases() -> None:
+    torch.manual_seed(4)
+    w = torch.randn(6, 4, 3, 3)
+    for init in ("residual", "shifted"):
+        latent = expand_latent(w, 3, init)
+        assert torch.equal(torch.where(latent >= 0, 1.0, -1.0), expand_weight(w, 3, init)[0])
+    residual = residual_expansion(w, 2)
+    assert torch.equal(expand_latent(w, 1, "residual")[0], w)  # M = 1: the float weight itself
+    torch.testing.assert_close(expand_latent(w, 2, "residual")[1], w - residual[1][0] * residual[0][0])
+
+
+def test_latent_weights_forward_their_sign_and_pass_the_clipped_ste_gradient() -> None:
+    """Table 2's ADAM(theta) rows: forward sign(w), backward dL/dsign(w) * 1[|w| <= 1], the recipe's
+    optimizer for every parameter, latent weights clipped to [-1, 1] after each step."""
+    model, method, optimizers = make(**LATENT_1X1)
+    assert len(optimizers) == 1 and method.bop is None and method.amsgrad is None
+    recipe = {id(p) for g in optimizers[0].param_groups for p in g["params"]}
+    assert recipe == {id(p) for p in model.parameters()}
+    torch.manual_seed(0)
+    floats = [m.weight for m in tiny_net().modules() if isinstance(m, nn.Conv2d)][1:]
+    for layer, w in zip(method.layers, floats, strict=True):  # the float initial weights, clipped
+        torch.testing.assert_close(layer.weight.detach(), w.detach().clamp(-1.0, 1.0))
+    layer = method.layers[0]
+    with torch.no_grad():
+        layer.weight[0, 0, 0, :2] = torch.tensor([1.5, -2.0])  # outside [-1, 1]: no gradient
+    x = torch.randn(2, 4, 6, 6)
+    y = layer(x)
+    binary = hand_sign(layer.weight.detach()).requires_grad_()
+    hand = layer.scale[0, 0] * F.conv2d(hand_sign(x), binary, None, layer.stride, layer.padding)
+    torch.testing.assert_close(y, hand)
+    g = torch.randn_like(y)
+    (grad,) = torch.autograd.grad(y, [layer.weight], g)
+    (grad_binary,) = torch.autograd.grad(hand, [binary], g)
+    torch.testing.assert_close(grad, grad_binary * (layer.weight.detach().abs() <= 1.0))
+    assert grad[0, 0, 0, :2].eq(0).all() and grad_binary[0, 0, 0, :2].ne(0).all()
+    method.after_step(0)
+    assert layer.weight[0, 0, 0, :2].tolist() == [1.0, -1.0]
+    train(model, method, optimizers, 0, 6)
+    weights = torch.cat([layer.weight.detach().flatten() for layer in method.layers])
+    assert weights.abs().max() <= 1.0 and (weights.abs() < 1.0).any()  # latent, not +-1
+
+
+def test_latent_bases_can_be_pruned_by_importance() -> None:
+    """The seed's remark (Sec. 5.1): latent weights during pruning; AMSGrad still scores gamma."""
+    model, method, optimizers = make(weight_optimizer="latent", **WINDOW)
+    assert [type(o) for o in optimizers[1:]] == [torch.optim.Adam] and method.amsgrad is not None
+    train(model, method, optimizers, 0, T)
+    assert [len(layer.alive) for layer in method.layers] == [1, 1, 1]
+
+
+def test_base_scaling_is_abc_nets_alpha_times_beta() -> None:
+    """gamma_mn = alpha_m beta_n (ABC-Net; the seed's Eq. 1): alpha starts as the least-squares
+    scales of the weight bases, beta as 1/N; the gradients are those of the product."""
+    torch.manual_seed(1)
+    conv = nn.Conv2d(4, 6, 3, padding=1, bias=False)
+    for init in ("residual", "shifted"):
+        layer = make_multibit(
+            conv, 2, 3, init, "fit", SteSign(), ShiftedSign(activation_shifts(3)), scaling="base"
+        )
+        assert not hasattr(layer, "scale") and layer.scale_parameters() == [layer.alpha, layer.beta]
+        torch.testing.assert_close(layer.alpha.detach(), expand_weight(conv.weight, 2, init)[1])
+        torch.testing.assert_close(layer.beta.detach(), torch.full((3,), 1 / 3))
+    with torch.no_grad():
+        layer.alpha.copy_(torch.tensor([0.7, -0.2]))
+        layer.beta.copy_(torch.tensor([0.5, 1.5, -0.3]))
+    torch.testing.assert_close(layer.gammas(), torch.outer(layer.alpha, layer.beta))
+    layer.prune(1, 2)
+    x = torch.randn(2, 4, 5, 5)
+    y = layer(x)
+    torch.testing.assert_close(y, double_sum_conv(layer, x), atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(y)
+    grad_alpha, grad_beta = torch.autograd.grad(y, [layer.alpha, layer.beta], g)
+    inner = torch.zeros(2, 3)  # <g, p_mn conv(A_n, W_m)>
+    for m in range(2):
+        w = layer.weight[6 * m : 6 * (m + 1)].detach()
+        for n, v in enumerate(activation_shifts(3)):
+            inner[m, n] = layer.prune_mask[m, n] * (g * F.conv2d(hand_sign(x - v), w, padding=1)).sum()
+    alpha, beta = layer.alpha.detach(), layer.beta.detach()
+    torch.testing.assert_close(grad_alpha, inner @ beta, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(grad_beta, alpha @ inner, atol=1e-4, rtol=1e-4)
+    # deployed: one alpha per weight base and one beta per activation base still in use
+    assert accounting.scale_bits(layer) == {id(layer.alpha): 64, id(layer.beta): 96}
+    for op in [(0, 0), (0, 1), (0, 2), (1, 0)]:
+        layer.prune(*op)
+    assert accounting.scale_bits(layer) == {id(layer.alpha): 32, id(layer.beta): 32}
+
+
+def test_base_and_operation_scaling_start_as_the_same_network() -> None:
+    """The two 1/1 Adam rows of Table 2 differ in the scaling only: alpha beta = gamma at the start."""
+    x = batch(seed=99)[0]
+    outputs = []
+    for overrides in (LATENT_1X1, {**LATENT_1X1, "scaling": "base"}):
+        model, method, _ = make(**overrides)
+        model.eval()
+        with torch.no_grad():
+            outputs.append(model(x))
+    torch.testing.assert_close(outputs[0], outputs[1])
+
+
+def test_base_scaling_prunes_at_random_with_alpha_and_beta_in_amsgrad() -> None:
+    model, method, optimizers = make(scaling="base", criterion="random", **WINDOW)
+    owned = {id(p) for g in optimizers[2].param_groups for p in g["params"]}
+    assert owned == {id(p) for layer in method.layers for p in (layer.alpha, layer.beta)}
+    train(model, method, optimizers, 0, T)
+    assert [len(layer.alive) for layer in method.layers] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("overrides", [{"scaling": "base"}, {"scale_optimizer": "recipe"}])
+def test_importance_pruning_needs_operation_scales_in_amsgrad(overrides: dict) -> None:
+    with pytest.raises(ConfigError, match="criterion=importance"):
+        methods.build_method("pabt", overrides, "bnn", 0)
+    for fine in ({"prune": False}, {"criterion": "random"}, {"weight_bases": 1, "act_bases": 1}):
+        methods.build_method("pabt", {**overrides, **fine}, "bnn", 0)
+    with pytest.raises(ConfigError, match="weight_optimizer"):
+        methods.build_method("pabt", {"weight_optimizer": "adam"}, "bnn", 0)

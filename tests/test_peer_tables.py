@@ -178,7 +178,7 @@ def test_peer_rendering(peer_runs: list[Path]) -> None:
     pabt = [line for line in md.splitlines() if "| pabt |" in line][0]
     assert "NOT RUN" in pabt
     tex = render.latex(shown)
-    assert tex.startswith("\\begin{tabular}{llllllrrrrrrrrrrrr}")  # + best epoch, OPs, size
+    assert tex.startswith("\\begin{tabular}{llllllrrrrrrrrrrrrr}")  # + best epoch, OPs, size
     assert r"$\Delta$ vs ste" in tex
 
 

@@ -200,6 +200,7 @@ def test_peer_reported_csvs_have_stompps_columns_and_valid_variant_names() -> No
         ("ovsw_sad_only", "ovsw_sad"),
         ("latent_adam_ste", "ste"),
         ("mbn_gamma_bop", "pabt_1x1"),
+        ("mbn_gamma_bop", "pabt_3x3"),  # the unpruned 3/3 network, regime bnn (binary operations)
         ("pabt_random", "pabt_random"),
     ]:
         assert pair in mapping
@@ -261,7 +262,7 @@ def test_run_check_with_every_papers_numbers_at_mini_scale(tmp_path: Path) -> No
         ("pabt:cityscapes/deeplabv3plus/bnn/pabt:miou", "no dataset 'cityscapes'"),
         ("bop:imagenet/xnornet/bnn/bop:top1", "no architecture 'xnornet'"),
         ("ovsw:imagenet/resnet18_imagenet/bnn/ovsw:top5", "no table tabulates the metric 'top5'"),
-        ("pabt:imagenet/resnet18_imagenet/mbn_3bit/mbn_gamma_bop:top1", "regime 'mbn_3bit'"),
+        ("pabt:cifar10/resnet20/mbn_8bit/fp:top1", "regime 'mbn_8bit'"),
         ("bireal:imagenet/bireal18/bnn/bireal:top1", "no variant or method 'bireal'"),
     ]:
         assert reason in unsupported[number], number

@@ -286,7 +286,7 @@ def test_renderings_show_mean_std_interval_and_not_run(depth_runs: list[Path]) -
     assert "NOT RUN" in md
     assert "|:---|" in md and "---:|" in md
     tex = render.latex(shown, "generated")
-    assert tex.startswith("% generated\n\\begin{tabular}{lllllrrrrrrrrr}")  # + best epoch, OPs, size
+    assert tex.startswith("% generated\n\\begin{tabular}{lllllrrrrrrrrrr}")  # + best epoch, OPs, size
     for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
         assert tex.count(rule) == 1
     assert r"62.00 $\pm$ 2.00 & [57.03, 66.97]" in tex
