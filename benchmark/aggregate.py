@@ -1,6 +1,6 @@
 """Run records to tidy DataFrames.
 
-The edges (``read_runs``, ``read_trajectories``) read files; everything else is a pure
+The edges (``read_runs``, ``read_curves``, ``read_silent_weights``) read files; everything else is a pure
 function from DataFrames to DataFrames.
 
 A run counts only when its ``result.json`` exists and parses (a crashed or running job
@@ -28,6 +28,7 @@ the final one. ``bops``, ``flops``, ``ops`` and ``size_bits`` are the run's ``ac
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,20 +61,7 @@ NUMERIC += ["epochs", "wall_seconds", "steps_per_second", "best_test_acc", *ACCO
 BEST_COLUMNS = ["best_mean", "best_std", "best_ci_low", "best_ci_high"]
 EXTRA_CELL_COLUMNS = [*BEST_COLUMNS, *ACCOUNTING_FIELDS]
 FINISHED = ("ok", "diverged")
-TRAJECTORY_COLUMNS = [
-    "dataset",
-    "arch",
-    "regime",
-    "variant",
-    "ordering",
-    "seed",
-    "epoch",
-    "test_acc",
-    "test_acc_as_trained",
-    "recipe",
-    "epochs",
-    "status",
-]
+TRAJECTORY_METRICS = ("test_acc", "test_acc_as_trained")  # what claim S6 (the sawtooth) reads
 FLIP_COLUMNS = ["never_flipped", "never_flipped_last", "last_layer"]
 SILENT_COLUMNS = [*IDENTITY, "epoch", "scope", "layer", "never_flipped", "flip_ratio"]
 SCOPE_ALL, SCOPE_LAST = "all binary layers", "last binary layer"
@@ -127,21 +115,30 @@ def read_runs(result_paths: list[Path]) -> pd.DataFrame:
     return normalize_runs(runs)
 
 
-def read_trajectories(runs: pd.DataFrame) -> pd.DataFrame:
-    """Long-form per-epoch accuracies of the complete runs, from ``metrics.csv`` beside each."""
+def read_curves(runs: pd.DataFrame, metrics: Sequence[str], required: Sequence[str] = ()) -> pd.DataFrame:
+    """Long-form per-epoch ``metrics`` of the complete runs, one row per run and epoch, from the
+    ``metrics.csv`` beside each (columns :func:`curve_columns`). UserError for a finished run
+    without ``metrics.csv`` or without ``epoch`` or a ``required`` metric; a metric the run
+    does not record otherwise is NaN (a method that does not have it)."""
     frames = []
     for run in runs[runs["complete"]].itertuples(index=False):
         metrics_path = Path(run.path).parent / "metrics.csv"
         if not metrics_path.exists():
             raise UserError(f"finished run has no metrics.csv: {metrics_path}")
-        metrics = pd.read_csv(metrics_path)
-        missing = {"epoch", "test_acc", "test_acc_as_trained"} - set(metrics.columns)
+        table = pd.read_csv(metrics_path)
+        missing = {"epoch", *required} - set(table.columns)
         if missing:
             raise UserError(f"{metrics_path} lacks the columns {sorted(missing)}")
-        frames.append(trajectory_rows(run._asdict(), metrics))
+        frames.append(curve_rows(run._asdict(), table, metrics))
     if not frames:
-        return pd.DataFrame(columns=TRAJECTORY_COLUMNS)
+        return pd.DataFrame(columns=curve_columns(metrics))
     return pd.concat(frames, ignore_index=True)
+
+
+def read_trajectories(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-epoch test accuracy and accuracy as trained of the complete runs (the columns
+    ``curve_columns(TRAJECTORY_METRICS)``: what the sawtooth claim reads)."""
+    return read_curves(runs, TRAJECTORY_METRICS, required=TRAJECTORY_METRICS)
 
 
 def read_flip_curves(run_dir: Path) -> pd.DataFrame:
@@ -254,19 +251,23 @@ def normalize_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
-def trajectory_rows(run: dict, metrics: pd.DataFrame) -> pd.DataFrame:
-    """A run's metrics.csv as long-form trajectory rows tagged with its identity."""
-    out = pd.DataFrame(
-        {
-            "epoch": metrics["epoch"].astype(int),
-            "test_acc": metrics["test_acc"].astype(float),
-            "test_acc_as_trained": metrics["test_acc_as_trained"].astype(float),
-        }
-    )
-    for key in ("dataset", "arch", "regime", "variant", "ordering", "seed", "recipe", "status"):
+def curve_columns(metrics: Sequence[str]) -> list[str]:
+    """The columns of a curves frame: the cell and seed, the epoch, the metrics, then the
+    recipe, the run's epoch budget and its status."""
+    return [*CELL_KEYS, "seed", "epoch", *metrics, "recipe", "epochs", "status"]
+
+
+def curve_rows(run: dict, metrics_csv: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """A run's ``metrics.csv`` as long-form curve rows tagged with its identity (a metric the
+    run does not record is NaN)."""
+    out = pd.DataFrame({"epoch": metrics_csv["epoch"].astype(int)})
+    for name in metrics:
+        column = metrics_csv[name] if name in metrics_csv else pd.Series(np.nan, index=metrics_csv.index)
+        out[name] = pd.to_numeric(column, errors="coerce").astype(float)
+    for key in (*CELL_KEYS, "seed", "recipe", "status"):
         out[key] = run[key]
     out["epochs"] = run["epochs"] if pd.notna(run["epochs"]) else out["epoch"].max()
-    return out[TRAJECTORY_COLUMNS]
+    return out[curve_columns(metrics)]
 
 
 def check_single_recipe(runs: pd.DataFrame, table: str) -> str:

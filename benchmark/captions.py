@@ -54,6 +54,22 @@ ARTIFACTS: dict[tuple[str, str], tuple[str, str]] = {
         "stompp",
         "StoMPP Fig. 2b-d: test accuracy per epoch of STE and StoMPP (the sawtooth)",
     ),
+    ("figures", "curves_bwn"): (
+        "stompp",
+        "StoMPP Figs. 4-5: test and train accuracy per epoch of BWNs, full precision, STE and StoMPP",
+    ),
+    ("figures", "curves_hybrids"): (
+        "stompp",
+        "StoMPP Figs. 6-9: test and train accuracy per epoch of the hybrid and reverse hybrid BNNs",
+    ),
+    ("figures", "curves_bireal"): (
+        "stompp",
+        "StoMPP Figs. 10-13: test and train accuracy per epoch of Bi-Real Net, from scratch and fine-tuned",
+    ),
+    ("figures", "curves_pabt"): (
+        "pabt",
+        "PaBT Fig. 2: accuracy and binary convolutions left per epoch, importance vs random pruning vs 1/1",
+    ),
     ("figures", "silent_weights"): ("ovsw", "OvSW Fig. 1: the share of binary weights that never flip sign"),
 }
 

@@ -1,9 +1,14 @@
-"""Figures from long-form per-epoch data (``aggregate.read_trajectories``,
+"""Figures from long-form per-epoch data (``aggregate.read_curves``,
 ``aggregate.read_silent_weights``).
 
-``trajectory_figure``: test accuracy as trained per epoch, one panel per dataset x arch
-(depth), one colour per variant: the mean over seeds as a solid line, the min-max band
-over seeds shaded, each seed as a faint line.
+``curves_figure`` draws any :class:`benchmark.curves.CurveSpec`: one row of panels per
+(recipe, dataset, arch, regime) of the data, one panel column per metric (and per group of
+variants, e.g. from scratch and fine-tuned); epoch on x, the metric on y; one colour per variant,
+the mean over seeds as a solid line with its band shaded (min-max over seeds or the 95%
+t-interval of the mean, named in the legend and the title), optionally every seed as a faint
+line, and the full-precision run as a dashed black line. Each row's legend stands right of its
+last panel, outside the data. ``trajectory_figure`` is the trajectories spec (StoMPP Fig. 2b-d):
+test accuracy as trained, STE vs StoMPP, with the seeds' lines.
 
 ``silent_weights_figure`` (OvSW's Figure 1 idea): the share of binary weights whose sign has
 never flipped since training began, per epoch, one row of panels per recipe x dataset x
@@ -11,7 +16,7 @@ arch: over all binary layers (left) and in the last binary layer (right, OvSW's
 ``layer4.conv2``); one colour per variant, the mean over seeds as a line with its min-max
 band, the final mean written at the end of each line.
 
-Both are drawn on the Agg canvas (no display needed); saving is left to the caller.
+All are drawn on the Agg canvas (no display needed); saving is left to the caller.
 """
 
 from __future__ import annotations
@@ -19,82 +24,180 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from benchmark import curves
 from benchmark.aggregate import SCOPE_ALL, SCOPE_LAST
+from benchmark.curves import CurveSpec
+from benchmark.identity import FP_REGIME
 from benchmark.tables import sort_cells
 
 DEFAULT_VARIANTS = ("ste", "stompp")
 SILENT_VARIANTS = ("ovsw_vanilla", "ovsw")  # OvSW Fig. 1: vanilla (AGS and SAD off) vs OvSW
-VALUE = "test_acc_as_trained"
 PANEL_SIZE = (4.6, 3.4)
-MAX_COLUMNS = 3
+LEGEND_WIDTH = 2.8  # inches right of a row of curves panels for its legend
+FP_STYLE = {"color": "black", "linestyle": "--"}
+# one colour per variant in every curves figure (PaBT's as in its Fig. 2: importance blue,
+# random red, direct 1/1 green); a variant not listed takes the next colour of the cycle
+VARIANT_COLORS = {
+    "ste": "C0",
+    "stompp": "C1",
+    "hybrid": "C2",
+    "reverse_hybrid": "C3",
+    "stompp_ste": "C4",
+    "ste_ft": "C9",
+    "stompp_ft": "C5",
+    "pabt": "C0",
+    "pabt_random": "C3",
+    "pabt_1x1": "C2",
+}
+TRAJECTORIES = CurveSpec(
+    title="Test accuracy as trained per epoch, STE vs StoMPP (StoMPP Fig. 2b-d)",
+    metrics=("test_acc_as_trained",),
+    variants=DEFAULT_VARIANTS,
+    seed_lines=True,
+)
+Row = tuple[str, str, str, str]  # recipe, dataset, arch, regime
 
 
-def select(
-    traj: pd.DataFrame, variants: Sequence[str], regime: str, orderings: Sequence[str]
-) -> pd.DataFrame:
-    """The trajectories to draw: the given variants and regime, in the given orderings."""
-    keep = (
-        traj["variant"].isin(list(variants))
-        & (traj["regime"] == regime)
-        & traj["ordering"].isin(list(orderings))
-    )
-    return traj[keep]
+def select(data: pd.DataFrame, spec: CurveSpec, variants: Sequence[str]) -> pd.DataFrame:
+    """The curves to draw: ``variants`` in the spec's regimes and orderings, and the spec's
+    full-precision variant (regime ``fp``)."""
+    binary = data["variant"].isin(list(variants)) & data["regime"].isin(list(spec.regimes))
+    fp = (data["variant"] == spec.fp) & (data["regime"] == FP_REGIME)
+    return data[(binary | fp) & data["ordering"].isin(list(spec.orderings))]
 
 
-def panels(traj: pd.DataFrame) -> list[tuple[str, str]]:
-    """(dataset, arch) panels, datasets alphabetically, archs by depth."""
-    cells = traj[["dataset", "arch"]].drop_duplicates()
-    cells = cells.assign(regime="", variant="", ordering="")
-    return [(d, a) for d, a in sort_cells(cells)[["dataset", "arch"]].itertuples(index=False)]
+def panel_rows(data: pd.DataFrame) -> list[Row]:
+    """(recipe, dataset, arch, regime) rows in table order; a full-precision run makes a row
+    only where no binary run of its dataset and arch is drawn."""
+    binary = data[data["regime"] != FP_REGIME]
+    source = binary if not binary.empty else data
+    keys = ["recipe", "dataset", "arch", "regime"]
+    cells = source[keys].drop_duplicates().assign(variant="", ordering="")
+    return [tuple(r) for r in sort_cells(cells)[keys].itertuples(index=False)]
 
 
-def draw_variant(ax, curves: pd.DataFrame, label: str, color: str) -> None:
-    """Mean over seeds, min-max band, and faint per-seed lines of one variant on one panel."""
-    wide = curves.pivot_table(index="epoch", columns="seed", values=VALUE, aggfunc="mean")
-    for seed in wide.columns:
-        ax.plot(wide.index, wide[seed], color=color, alpha=0.25, linewidth=0.8)
-    ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=color, alpha=0.15)
-    ax.plot(wide.index, wide.mean(axis=1), color=color, linewidth=1.8, label=label)
+def variant_colors(variants: Sequence[str]) -> dict[str, str]:
+    """The colour of each variant: :data:`VARIANT_COLORS`, else an unused colour of the cycle."""
+    colors = {v: VARIANT_COLORS[v] for v in variants if v in VARIANT_COLORS}
+    free = [f"C{i}" for i in range(10) if f"C{i}" not in colors.values()] or ["C7"]
+    for i, variant in enumerate(v for v in variants if v not in colors):
+        colors[variant] = free[i % len(free)]
+    return colors
 
 
-def _label(variant: str, n_seeds: int) -> str:
-    return f"{variant} (mean, min-max band, n={n_seeds})"
+def line_width(position: int) -> float:
+    """Each line a little thinner than the one drawn before it, so that curves which coincide
+    (e.g. the same pruning schedule) all stay visible."""
+    return max(2.6 - 0.4 * position, 1.0)
 
 
-def trajectory_figure(
-    traj: pd.DataFrame,
-    variants: Sequence[str] = DEFAULT_VARIANTS,
-    regime: str = "bnn",
-    orderings: Sequence[str] = ("forward", "none"),
-) -> Figure:
-    """The trajectories figure (see the module docstring); a note when there is no data."""
-    data = select(traj, variants, regime, orderings)
-    cells = panels(data) or [("", "")]
-    ncols = min(len(cells), MAX_COLUMNS)
-    nrows = -(-len(cells) // ncols)
-    fig = Figure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout="constrained")
+def band_label(variant: str, n_seeds: int, band: str) -> str:
+    short = "min-max band" if band == curves.MIN_MAX else "95% t-interval"
+    return f"{variant} (mean, {short}, n={n_seeds})"
+
+
+def draw_curve(
+    ax: Axes, seeds: pd.DataFrame, summary: pd.DataFrame, label: str, style: dict, seed_lines: bool
+) -> None:
+    """One variant on one panel: its seeds' faint lines (if asked), its band, its mean."""
+    if seed_lines:
+        wide = seeds.pivot_table(index="epoch", columns="seed", values="value", aggfunc="mean")
+        for seed in wide.columns:
+            ax.plot(wide.index, wide[seed], color=style["color"], alpha=0.25, linewidth=0.8)
+    summary = summary.sort_values("epoch")
+    band = (summary["epoch"], summary["band_low"], summary["band_high"])
+    ax.fill_between(*band, color=style["color"], alpha=0.15, linewidth=0)
+    ax.plot(summary["epoch"], summary["mean"], label=label, **style)
+
+
+def draw_panel(
+    ax: Axes, seeds: pd.DataFrame, summary: pd.DataFrame, variants: Sequence[str], spec: CurveSpec
+) -> None:
+    """Every variant (and the full-precision line) of one panel; ``seeds``: the panel's per-seed
+    values (column ``value``), ``summary``: their summary rows."""
+    colors = variant_colors(spec.variants)
+    drawn = [spec.fp] if spec.fp else []
+    for i, variant in enumerate([*drawn, *variants]):
+        rows = summary[summary["variant"] == variant]
+        if rows.empty:
+            continue
+        style = FP_STYLE if variant == spec.fp else {"color": colors.get(variant, "C7")}
+        style = style | {"linewidth": line_width(i)}
+        label = band_label(variant, int(rows["n"].max()), spec.band)
+        draw_curve(ax, seeds[seeds["variant"] == variant], rows, label, style, spec.seed_lines)
+
+
+def _cell(frame: pd.DataFrame, row: Row, metric: str) -> pd.DataFrame:
+    """The rows of ``frame`` for panel row ``row`` and ``metric``: its regime's runs and the
+    full-precision runs of the same recipe, dataset and arch."""
+    recipe, dataset, arch, regime = row
+    keep = (frame["recipe"] == recipe) & (frame["dataset"] == dataset) & (frame["arch"] == arch)
+    keep &= frame["regime"].isin([regime, FP_REGIME]) & (frame["metric"] == metric)
+    return frame[keep]
+
+
+def curves_figure(data: pd.DataFrame, spec: CurveSpec, variants: Sequence[str] | None = None) -> Figure:
+    """The curves figure of ``spec`` (see the module docstring) from per-seed curves ``data``
+    (``aggregate.read_curves``); ``variants``: draw these instead of the spec's (one group).
+    A note instead of panels when there is no data."""
+    groups = spec.panel_groups(variants)
+    drawn = select(data, spec, [v for _, group in groups for v in group])
+    summary = curves.summarize(drawn, spec.metrics, spec.band)
+    ids = [*curves.CELL, "seed", "epoch"]
+    seeds = drawn.melt(id_vars=ids, value_vars=list(spec.metrics), var_name="metric")
+    rows = panel_rows(drawn) or [("", "", "", "")]
+    columns = [(title, group, metric) for title, group in groups for metric in spec.metrics]
+    size = (PANEL_SIZE[0] * len(columns) + LEGEND_WIDTH, PANEL_SIZE[1] * len(rows) + 0.6)
+    fig = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    colors = {v: f"C{i}" for i, v in enumerate(variants)}
-    for ax, (dataset, arch) in zip(axes, cells, strict=False):
-        cell = data[(data["dataset"] == dataset) & (data["arch"] == arch)]
-        for variant in variants:
-            curves = cell[cell["variant"] == variant]
-            if not curves.empty:
-                label = _label(variant, curves["seed"].nunique())
-                draw_variant(ax, curves, label, colors[variant])
-        ax.set_title(f"{dataset} / {arch} ({regime})" if dataset else "no finished runs")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("test accuracy as trained (%)")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize="small", loc="lower right")
-        ax.grid(alpha=0.3)
-    for ax in axes[len(cells) :]:
-        ax.set_visible(False)
+    axes = fig.subplots(len(rows), len(columns), squeeze=False)
+    for row, row_axes in zip(rows, axes, strict=True):
+        for ax, (title, group, metric) in zip(row_axes, columns, strict=True):
+            draw_panel(ax, _cell(seeds, row, metric), _cell(summary, row, metric), group, spec)
+            label_panel(ax, row, title, metric)
+        row_legend(row_axes)
+    recipes = ", ".join(sorted({r[0] for r in rows} - {""})) or "none"
+    note = f"recipe {recipes}; line: mean over seeds, shaded: {spec.band}"
+    fig.suptitle(f"{spec.title}\n{note}", fontsize="medium")
     return fig
+
+
+def label_panel(ax: Axes, row: Row, group: str, metric: str) -> None:
+    """Title (cell, and the group of variants if any), axis labels and grid of one panel."""
+    _, dataset, arch, regime = row
+    title = f"{dataset} / {arch} ({regime})" if dataset else "no finished runs"
+    ax.set_title(f"{title}\n{group}" if group else title, fontsize="medium")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(curves.metric(metric).label)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+
+
+def row_legend(row_axes: Sequence[Axes]) -> None:
+    """One legend per row of panels, right of its last panel (outside the data), with every
+    variant drawn in the row."""
+    legend: dict[str, object] = {}
+    for ax in row_axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    if legend:
+        row_axes[-1].legend(
+            list(legend.values()),
+            list(legend),
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0.0,
+            fontsize="small",
+        )
+
+
+def trajectory_figure(traj: pd.DataFrame, variants: Sequence[str] = DEFAULT_VARIANTS) -> Figure:
+    """The trajectories figure: :data:`TRAJECTORIES` with ``variants``."""
+    return curves_figure(traj, TRAJECTORIES, variants)
 
 
 def silent_panels(data: pd.DataFrame) -> list[tuple[str, str, str]]:

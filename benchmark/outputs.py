@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
-from benchmark import aggregate, figures, render, tables
+from benchmark import aggregate, curves, figures, render, tables
+from benchmark.curves import CurveSpec
 from benchmark.errors import UserError
 from methods.registry import Registry, UnknownNameError
 
@@ -61,6 +62,8 @@ class FigureDef:
     ``<name>.csv``) and drawn (``draw(data, variants)``; ``variants`` None: the defaults).
 
     ``judged``: the claims read the figure's data (the sawtooth claim reads the trajectories).
+    ``summary``: what the figure draws, computed from its data (``summary(data)``, written beside
+    it as ``<name>_summary.csv``; a curves figure: n, mean and band over seeds per epoch).
     """
 
     name: str
@@ -69,11 +72,17 @@ class FigureDef:
     draw: Callable[[pd.DataFrame, Sequence[str] | None], Figure]
     order: int
     judged: bool = False
+    summary: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 
     @property
     def data_file(self) -> str:
         """The file of the figure's data, beside the figure."""
         return f"{self.name}.csv"
+
+    @property
+    def summary_file(self) -> str:
+        """The file of the figure's summary (if it has one), beside the figure."""
+        return f"{self.name}_summary.csv"
 
 
 TABLES: Registry[TableDef] = Registry("table")
@@ -139,7 +148,7 @@ EXTRAS_NOTE = (
     "2020), FLOPs = multiply-accumulates of layers that are not fully binary (a BWN's layers "
     "included), BOPs = multiply-accumulates with binary weights and inputs (PaBT: one per kept "
     "operation); Size (bits): 1 bit per binary weight, 32 per other parameter, buffers not counted "
-    "(benchmark.accounting). The CSV also has bops, flops and the best epoch's std."
+    "(benchmark.accounting). The CSV also has flops and the best epoch's std."
 )
 
 register_table(
@@ -266,7 +275,9 @@ register_table(
         "PaBT (importance pruning of a 3/3 multi-bit network down to 1/1) against random pruning "
         "and direct 1/1 training with Bop, under PaBT's recipe",
         "PaBT (seed 004): importance pruning (pabt) and random pruning (pabt_random) of a 3/3 network "
-        "down to 1/1, against the 1/1 network trained directly with Bop (pabt_1x1). ",
+        "down to 1/1, against the 1/1 network trained directly with Bop (pabt_1x1); Table 2's other "
+        "rows: the unpruned 3/3 network (pabt_3x3) and the 1/1 network with latent weights and Adam, "
+        "with operation (mbn_gamma_adam) or base scaling factors (mbn_alpha_beta_adam). ",
         "pabt_1x1",
         60,
         " Reported: the paper's top-1.",
@@ -275,14 +286,89 @@ register_table(
 
 # --------------------------------------------------------------------------- figures
 
+
+def curves_definition(
+    name: str, description: str, spec: CurveSpec, order: int, judged: bool = False
+) -> FigureDef:
+    """A curves figure (``benchmark.curves``): the spec's metrics of every given run per epoch
+    (``<name>.csv``, one row per run and epoch), drawn as mean over seeds with a band, the drawn
+    numbers in ``<name>_summary.csv``."""
+    return FigureDef(
+        name=name,
+        description=description,
+        read=functools.partial(aggregate.read_curves, metrics=spec.columns, required=spec.required),
+        draw=lambda data, variants: figures.curves_figure(data, spec, variants),
+        order=order,
+        judged=judged,
+        summary=lambda data: curves.summarize(data, spec.metrics, spec.band),
+    )
+
+
 register_figure(
-    FigureDef(
-        name="trajectories",
-        description="test accuracy as trained per epoch, STE vs StoMPP, one panel per depth",
-        read=aggregate.read_trajectories,
-        draw=lambda data, variants: figures.trajectory_figure(data, variants or figures.DEFAULT_VARIANTS),
+    curves_definition(
+        "trajectories",
+        "test accuracy as trained per epoch, STE vs StoMPP, one row of panels per depth (StoMPP Fig. 2b-d)",
+        figures.TRAJECTORIES,
         order=10,
         judged=True,
+    )
+)
+_TRAIN_TEST = ("test_acc_as_trained", "train_acc")  # the StoMPP appendix's testing and training curves
+register_figure(
+    curves_definition(
+        "curves_bwn",
+        "test and train accuracy per epoch of BWNs: full precision, STE and StoMPP (StoMPP Figs. 4-5)",
+        CurveSpec(
+            title="BWNs: test and train accuracy per epoch (StoMPP Figs. 4-5)",
+            metrics=_TRAIN_TEST,
+            variants=("ste", "stompp"),
+            regimes=("bwn",),
+            fp="fp",
+        ),
+        order=12,
+    )
+)
+register_figure(
+    curves_definition(
+        "curves_hybrids",
+        "test and train accuracy per epoch of StoMPP's BNN hybrids (StoMPP activations or weights "
+        "only) against StoMPP, STE and full precision (StoMPP Figs. 6-9)",
+        CurveSpec(
+            title="StoMPP hybrids (BNN): test and train accuracy per epoch (StoMPP Figs. 6-9)",
+            metrics=_TRAIN_TEST,
+            variants=("stompp", "hybrid", "reverse_hybrid", "ste"),
+            fp="fp",
+        ),
+        order=14,
+    )
+)
+register_figure(
+    curves_definition(
+        "curves_bireal",
+        "test and train accuracy per epoch of Bi-Real Net, STE and StoMPP from scratch and fine-tuned "
+        "from the full-precision run (StoMPP Figs. 10-13)",
+        CurveSpec(
+            title="Bi-Real Net, from scratch and fine-tuned: test and train accuracy per epoch "
+            "(StoMPP Figs. 10-13)",
+            metrics=_TRAIN_TEST,
+            variants=("ste", "stompp", "ste_ft", "stompp_ft"),
+            groups=(("from scratch", ("ste", "stompp")), ("fine-tuned (FT)", ("ste_ft", "stompp_ft"))),
+            fp="fp",
+        ),
+        order=16,
+    )
+)
+register_figure(
+    curves_definition(
+        "curves_pabt",
+        "PaBT's training behaviour: accuracy and binary convolutions left per epoch of importance "
+        "pruning, random pruning and direct 1/1 training (PaBT Fig. 2)",
+        CurveSpec(
+            title="PaBT: accuracy and operations left per epoch (PaBT Fig. 2)",
+            metrics=("test_acc_as_trained", "test_acc", "ops_left"),
+            variants=("pabt", "pabt_random", "pabt_1x1"),
+        ),
+        order=18,
     )
 )
 register_figure(

@@ -154,12 +154,15 @@ def build_figure(
 ) -> None:
     """Figure ``name``: ``<out_stem>.pdf``/``.png`` (copied into ``figures_dir``) and its data,
     every given run per epoch, beside it as ``<name>.csv`` (e.g. ``trajectories.csv``: test
-    accuracy; ``silent_weights.csv``: never-flipped shares)."""
+    accuracy; ``silent_weights.csv``: never-flipped shares), and for a figure with a summary
+    (the curves figures) what it draws as ``<name>_summary.csv``: n, mean and band per epoch."""
     definition = outputs.figure(name)
     out_stem = Path(out_stem)
     data = definition.read(read_runs(result_paths))
     fig = definition.draw(data, variants)
     write_csv(out_stem.parent / definition.data_file, data)
+    if definition.summary is not None:
+        write_csv(out_stem.parent / definition.summary_file, definition.summary(data))
     for suffix in (".pdf", ".png"):
         path = out_stem.with_name(out_stem.name + suffix)
         save_figure(fig, path)

@@ -92,4 +92,11 @@ def test_an_unknown_table_lists_the_registered_ones_in_display_order() -> None:
     expected = "Valid tables: depth_scaling, ordering, architectures, bireal, peers, ovsw, bop, pabt"
     with pytest.raises(Exception, match=expected):
         outputs.table("depth")
-    assert [f.name for f in outputs.figures_in_order()] == ["trajectories", "silent_weights"]
+    assert [f.name for f in outputs.figures_in_order()] == [
+        "trajectories",
+        "curves_bwn",
+        "curves_hybrids",
+        "curves_bireal",
+        "curves_pabt",
+        "silent_weights",
+    ]

@@ -4,7 +4,7 @@
 in the background while the other tests run (fixture ``finished_workflow``);
 ``tests/test_workflow.py`` checks what it produced and
 ``tests/test_integrity.py`` works on private copies of it. Every rule runs (train, every
-table, every figure, check) but on 17 training jobs instead of the smoke grid's 50: each
+table, every figure, check) but on 17 training jobs instead of the smoke grid's 52: each
 job is a new process that spends seconds importing torch, which is most of its cost.
 The whole smoke grid still runs in ``nox -s smoke``, and ``tests/test_workflow.py`` checks
 its shape (one table row per cell, every claim with the cells it needs) on fake records.
@@ -65,6 +65,11 @@ def small_grid() -> dict:
     tables["bireal"].update(one(), variants=["fp", "ste_ft"], archs=["bireal18"])  # fine-tuning
     figures["trajectories"].update(one(), variants=["ste", "stompp"])
     figures["silent_weights"].update(one(), variants=["ovsw_vanilla", "ovsw"])
+    # the curves figures on runs the tables above train (no bwn run here: the fp line only)
+    figures["curves_bwn"].update(one(), variants=["fp"])
+    figures["curves_hybrids"].update(one(), variants=["fp", "ste", "stompp"])
+    figures["curves_bireal"].update(one(), variants=["fp", "ste_ft"], archs=["bireal18"])
+    figures["curves_pabt"].update(one(), variants=["pabt"], archs=["resnet20"])
     return config
 
 

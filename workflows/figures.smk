@@ -1,5 +1,5 @@
 # One figure per config `figures` entry, as PDF and PNG, with its per-epoch data as CSV
-# beside it (trajectories.csv, silent_weights.csv).
+# beside it (trajectories.csv, silent_weights.csv; a curves figure also <name>_summary.csv).
 
 
 rule figure:
