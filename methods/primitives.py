@@ -135,3 +135,31 @@ def approx_sign(x: Tensor) -> Tensor:
     :math:`\partial y / \partial x = \max(0, 2 - 2|x|)`.
     """
     return _ApproxSign.apply(x)
+
+
+class _MagnitudeAwareSign(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, w: Tensor) -> Tensor:  # type: ignore[override]
+        scale = w.detach().abs().mean(dim=tuple(range(1, w.dim())), keepdim=True)  # (out, 1, ...)
+        ctx.save_for_backward(w, scale)
+        return scale * sign(w)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        w, scale = ctx.saved_tensors
+        # the open interval |w| < 1: the derivative of Clip(w, -1, 1) (Bi-Real Eq. 9)
+        return torch.ops.aten.hardtanh_backward(grad * scale, w, -1.0, 1.0)
+
+
+def magnitude_aware_sign(w: Tensor) -> Tensor:
+    r"""Bi-Real Net's magnitude-aware weight sign (Liu et al., ECCV 2018, Sec. 3.3, Eq. 8-9).
+
+    forward, per output filter :math:`k` of :math:`n_k` entries (dim 0 indexes filters):
+    :math:`W_b = \frac{\lVert W_k \rVert_1}{n_k} \operatorname{sign}(W_k)`
+
+    backward: :math:`\partial L / \partial W_r = \partial L / \partial W_b \cdot
+    \frac{\lVert W_k \rVert_1}{n_k} \cdot \mathbb{1}[|W_r| < 1]`, the filter's mean magnitude
+    held constant (Eq. 9 drops its own derivative) and :math:`\operatorname{sign}` replaced by
+    :math:`\operatorname{Clip}(W_r, -1, 1)`.
+    """
+    return _MagnitudeAwareSign.apply(w)

@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from methods.primitives import approx_sign, clip, masked_sign, sign, ste_sign
+from methods.primitives import approx_sign, clip, magnitude_aware_sign, masked_sign, sign, ste_sign
 
 
 class SteSign(nn.Module):
@@ -28,6 +28,16 @@ class ApproxSign(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return approx_sign(x)
+
+
+class MagnitudeAwareSign(nn.Module):
+    r"""Bi-Real Net's weight binarizer (Liu et al., ECCV 2018, Eq. 8-9): forward
+    :math:`\operatorname{mean}_k|W_k| \cdot \operatorname{sign}(W_k)` per output filter
+    :math:`k`, backward the incoming gradient times that mean, where :math:`|W| < 1`
+    (``methods.primitives.magnitude_aware_sign``)."""
+
+    def forward(self, w: Tensor) -> Tensor:
+        return magnitude_aware_sign(w)
 
 
 class MaskedBinarizer(nn.Module):

@@ -263,7 +263,6 @@ def test_run_check_with_every_papers_numbers_at_mini_scale(tmp_path: Path) -> No
         ("bop:imagenet/xnornet/bnn/bop:top1", "no architecture 'xnornet'"),
         ("ovsw:imagenet/resnet18_imagenet/bnn/ovsw:top5", "no table tabulates the metric 'top5'"),
         ("pabt:cifar10/resnet20/mbn_8bit/fp:top1", "regime 'mbn_8bit'"),
-        ("bireal:imagenet/bireal18/bnn/bireal:top1", "no variant or method 'bireal'"),
     ]:
         assert reason in unsupported[number], number
     assert numbers.loc[numbers["id"].str.startswith("stompp:"), "verdict"].eq("NOT RUN").all()
