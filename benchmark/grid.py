@@ -8,7 +8,8 @@ Grid rules:
 
 - A table or figure section (``tables.<name>``, ``figures.<name>``) names the variants,
   orderings, architectures and regimes it needs; ``datasets`` and ``seeds`` default to the
-  top-level lists.
+  top-level lists. A variant may be given as a shell-style pattern (``stompp_sweep_*``): the
+  declared variants it matches (a sweep's points).
 - What a variant's method can do is declared by the method itself (``benchmark.facts``):
 - A variant whose method has orderings (StoMPP and its hybrids) is crossed with the
   section's orderings that it has; any other variant runs once with the ordering ``none``
@@ -28,6 +29,7 @@ Grid rules:
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import os
 import shlex
@@ -84,12 +86,33 @@ GRID_KEYS = ("variants", "orderings", "archs", "regimes")  # every grid states t
 
 def section_parts(config: Config, section: str, name: str) -> list[dict[str, Any]]:
     """The grids of ``config[section][name]``: its ``parts``, each over the section's own grid
-    keys (the parts' defaults), or the section itself."""
+    keys (the parts' defaults), or the section itself; name patterns in ``variants`` expanded
+    (:func:`expand_variants`)."""
     entry = config[section][name]
-    if "parts" not in entry:
-        return [entry]
     defaults = {key: value for key, value in entry.items() if key != "parts"}
-    return [{**defaults, **part} for part in entry["parts"]]
+    grids = [{**defaults, **part} for part in entry["parts"]] if "parts" in entry else [dict(entry)]
+    for grid in grids:
+        if "variants" in grid:
+            grid["variants"] = expand_variants(config, grid["variants"], f"{section}.{name}.variants")
+    return grids
+
+
+def expand_variants(config: Config, names: Iterable[str], where: str) -> list[str]:
+    """A grid's variants with each shell-style pattern (``stompp_sweep_*``, ``fnmatch``) replaced
+    by the declared variants it matches, in declaration order, without repeats; a pattern that
+    matches none is a ConfigError (a plain name is checked later, with the other axes)."""
+    out: list[str] = []
+    for name in names:
+        if not any(c in str(name) for c in "*?["):
+            out.append(name)
+            continue
+        matched = [v for v in config["variants"] if fnmatch.fnmatchcase(v, name)]
+        if not matched:
+            raise ConfigError(
+                f"{where}: the pattern '{name}' matches no variant (has {sorted(config['variants'])})"
+            )
+        out += matched
+    return list(dict.fromkeys(out))
 
 
 def grid_axes(config: Config, grid: Mapping[str, Any]) -> dict[str, list]:
@@ -99,7 +122,7 @@ def grid_axes(config: Config, grid: Mapping[str, Any]) -> dict[str, list]:
 
 def section_axes(config: Config, section: str, name: str) -> dict[str, list]:
     """The grid axes of a single-grid section (see :func:`section_parts` for sections with parts)."""
-    return grid_axes(config, config[section][name])
+    return grid_axes(config, section_parts(config, section, name)[0])
 
 
 def grid_recipe(config: Config, grid: Mapping[str, Any]) -> str:

@@ -77,7 +77,11 @@ ARGUMENT_CASES = {
     "unknown-arch": (
         [],
         {"arch": "resnet19"},
-        ["unknown architecture 'resnet19'", "Valid architectures:", "resnet18, resnet18_imagenet, resnet20"],
+        [
+            "unknown architecture 'resnet19'",
+            "Valid architectures:",
+            "resnet18, resnet18_clip, resnet18_imagenet, resnet20",
+        ],
     ),
     "unknown-dataset": (
         [],
@@ -365,9 +369,10 @@ def smoke() -> dict:
 def _rename_variant(config: dict, old: str, new: str) -> None:
     config["variants"][new] = config["variants"].pop(old)
     for section in grid.SECTIONS:
-        for name in config[section]:
-            for part in grid.section_parts(config, section, name):
-                part["variants"] = [new if v == old else v for v in part["variants"]]
+        for entry in config[section].values():
+            for part in [entry, *entry.get("parts", [])]:
+                if "variants" in part:
+                    part["variants"] = [new if v == old else v for v in part["variants"]]
 
 
 def _add_arch(config: dict, arch: str) -> None:
