@@ -12,7 +12,7 @@ from benchmark.data import Inputs
 from benchmark.models import ARCHS, binarizable, build_model
 from methods.convert import Binarizable, execution_order
 
-NEW_ARCHS = ["resnet20", "vgg_small", "binarynet"]
+NEW_ARCHS = ["resnet20", "resnet18_clip", "vgg_small", "binarynet"]
 
 
 def n_params(model: nn.Module) -> int:
@@ -60,7 +60,9 @@ def test_first_layer_is_conv1_and_last_is_fc(arch: str) -> None:
 #   dense  4608*1024 + 1024*1024 + 1024*10 = 4_718_592 + 1_048_576 + 10_240 = 5_777_408
 #   BN     2 * (128 + 128 + 256 + 256 + 512 + 512 + 1024 + 1024 + 10) = 2 * 3850 = 7_700
 #                                                                   total    10_359_700
-PARAMS = {"resnet20": 269_850, "vgg_small": 4_660_106, "binarynet": 10_359_700}
+# ResNet-18 with the clipped stream (ReCU's / OvSW's): the CIFAR ResNet-18's 11_173_962 (see
+# LARGE_PARAMS below) plus bn2, a BatchNorm1d(512) before fc: 2 * 512 = 1_024 -> 11_174_986
+PARAMS = {"resnet20": 269_850, "resnet18_clip": 11_174_986, "vgg_small": 4_660_106, "binarynet": 10_359_700}
 
 
 @pytest.mark.parametrize("arch", NEW_ARCHS)
@@ -106,6 +108,38 @@ def test_resnet20_bnn_keeps_the_reference_hardtanh_on_the_residual_stream() -> N
         h = F.hardtanh(block.bn1(block.conv1(x)) + x)
         assert torch.allclose(block(x), F.hardtanh(block.bn2(block.conv2(h)) + h))
         assert block(x).abs().max() <= 1.0
+
+
+def test_resnet18_clip_bnn_keeps_the_reference_hardtanh_after_bn1_and_every_addition() -> None:
+    """OvSW's reference ResNet-18 (ReCU's): Hardtanh after bn1 and after the residual addition of
+    each of the 8 blocks, none on the stem; in a BNN the ReLUs become identities, the 16 stay."""
+    torch.manual_seed(0)
+    model = build_model("resnet18_clip", Inputs.image(3), 10, 0.0625)
+    method = methods.build_method("ste", {}, "bnn", 0)
+    method.convert(model, torch.zeros(2, 3, 8, 8), binarizable("resnet18_clip"))
+    assert not any(isinstance(m, nn.ReLU) for m in model.modules())
+    assert sum(type(m) is nn.Hardtanh for m in model.modules()) == 2 * 8
+    assert type(model.relu) is nn.Identity  # the stem is unclipped, as in the reference
+    block = model.layer2[0].eval()  # 4 -> 8 channels, stride 2: a binary 1x1 conv + BN shortcut
+    assert type(block.shortcut[0]).__name__ == "BinaryConv2d"
+    x = 3 * torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        h = F.hardtanh(block.bn1(block.conv1(x)))
+        assert torch.allclose(block(x), F.hardtanh(block.bn2(block.conv2(h)) + block.shortcut(x)))
+        assert block(x).abs().max() <= 1.0
+
+
+def test_resnet18_clip_caps_the_relu_at_1_in_fp_and_bwn_and_has_resnet18s_convolutions() -> None:
+    """fp (the float network) and bwn keep the ReLUs: ReLU then Hardtanh = min(max(x, 0), 1)."""
+    model = build_model("resnet18_clip", Inputs.image(3), 5, 0.0625)
+    convs = {n: m.weight.shape for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    plain = build_model("resnet18", Inputs.image(3), 5, 0.0625)
+    assert convs == {n: m.weight.shape for n, m in plain.named_modules() if isinstance(m, nn.Conv2d)}
+    block = model.layer1[0].eval()
+    with torch.no_grad():
+        out = block(3 * torch.randn(2, 4, 8, 8))
+        assert out.min() >= 0.0 and out.max() <= 1.0
+    assert sum(type(m) is nn.ReLU for m in _converted("resnet18_clip", "bwn").modules()) == 1 + 2 * 8
 
 
 def test_resnet20_downsampling_shortcut_is_avgpool_and_zero_channels() -> None:

@@ -9,6 +9,7 @@ from benchmark.models import (  # noqa: F401
     bireal,
     mobilenetv2,
     resnet,
+    resnet18_clip,
     resnet20,
     resnet_imagenet,
     vgg_small,
