@@ -1,7 +1,8 @@
 """Run records to tidy DataFrames.
 
-The edges (``read_runs``, ``read_curves``, ``read_silent_weights``) read files; everything else is a pure
-function from DataFrames to DataFrames.
+The edges (``read_runs``, ``read_curves``, ``read_silent_weights``, ``read_weight_histograms``,
+``read_silent_figure``) read files; everything else is a pure function from DataFrames to
+DataFrames.
 
 A run counts only when its ``result.json`` exists and parses (a crashed or running job
 never has one). A requested path that does not exist, or whose ``result.json`` is
@@ -15,7 +16,9 @@ is also counted in ``n_diverged``.
 Sign-flip statistics (``never_flipped``, ``flip_ratio``, percent; ``methods.flips``) come from
 the runs' ``metrics.csv`` (all binary weights) and ``layers.csv`` (per layer); the *last*
 binary layer is the one with the highest ``order`` (execution order), e.g. ResNet-18's
-``layer4.1.conv2``, the layer of OvSW's Figure 1.
+``layer4.1.conv2``, the layer of OvSW's Figure 1. ``weight_histogram.csv`` (written when a run
+ends, ``methods.weight_histogram``) holds per binary layer the histogram of the initial latent
+weights and of those whose sign never flipped (OvSW's Fig. 1a-b).
 
 Selection and cost (issue 11): ``test_acc`` is the final epoch's accuracy, the one every table's
 main columns and every verdict use. ``best_test_acc`` is the highest per-epoch ``test_acc`` of
@@ -65,6 +68,13 @@ TRAJECTORY_METRICS = ("test_acc", "test_acc_as_trained")  # what claim S6 (the s
 FLIP_COLUMNS = ["never_flipped", "never_flipped_last", "last_layer"]
 SILENT_COLUMNS = [*IDENTITY, "epoch", "scope", "layer", "never_flipped", "flip_ratio"]
 SCOPE_ALL, SCOPE_LAST = "all binary layers", "last binary layer"
+# weight_histogram.csv (methods.weight_histogram: initial latent weights and the never-flipped ones)
+HISTOGRAM_FILE = "weight_histogram.csv"
+BIN_COLUMNS = ["bin", "bin_low", "bin_high", "initial_count", "never_flipped_count"]
+HISTOGRAM_COLUMNS = [*IDENTITY, "epoch", "order", "layer", *BIN_COLUMNS]
+SCOPE_HISTOGRAM = "initial weights, last binary layer"
+# the silent-weights figure's data: the flip curves, then the last layer's histogram rows
+SILENT_FIGURE_COLUMNS = [*SILENT_COLUMNS, *BIN_COLUMNS]
 
 
 # --------------------------------------------------------------------------- reading (edges)
@@ -190,7 +200,52 @@ def read_silent_weights(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def read_weight_histograms(runs: pd.DataFrame) -> pd.DataFrame:
+    """The ``weight_histogram.csv`` of the complete runs (HISTOGRAM_COLUMNS): per run, binary
+    layer and bin, the count of initial latent weights and of those whose sign never flipped,
+    ``epoch`` the run's last epoch (never flipped up to its end). Runs without the file (full
+    precision, or recorded before it existed) are left out."""
+    frames = []
+    for run in runs[runs["complete"]].itertuples(index=False):
+        path = Path(run.path).parent / HISTOGRAM_FILE
+        if not path.exists():
+            continue
+        table = pd.read_csv(path).rename(columns={"name": "layer"})
+        table["layer"] = table["layer"].fillna("").astype(str)
+        for key in FIELDS:
+            table[key] = getattr(run, key)
+        table["epoch"] = int(run.epochs) if pd.notna(run.epochs) else pd.NA
+        frames.append(table[HISTOGRAM_COLUMNS])
+    if not frames:
+        return pd.DataFrame(columns=HISTOGRAM_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_silent_figure(runs: pd.DataFrame) -> pd.DataFrame:
+    """The silent-weights figure's data (SILENT_FIGURE_COLUMNS): the flip curves of
+    :func:`read_silent_weights` (bin columns empty), then each run's last-binary-layer histogram
+    (:func:`last_layer_histograms`, scope SCOPE_HISTOGRAM; share and ratio columns empty)."""
+    curves = read_silent_weights(runs)
+    hist = last_layer_histograms(read_weight_histograms(runs)).assign(scope=SCOPE_HISTOGRAM)
+    frames = [f for f in (curves, hist) if not f.empty]
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    data = data.reindex(columns=SILENT_FIGURE_COLUMNS)
+    for column in ("seed", "epoch", "bin", "initial_count", "never_flipped_count"):
+        data[column] = pd.to_numeric(data[column]).astype("Int64")
+    for column in ("never_flipped", "flip_ratio", "bin_low", "bin_high"):
+        data[column] = pd.to_numeric(data[column]).astype(float)
+    return data
+
+
 # --------------------------------------------------------------------------- pure functions
+
+
+def last_layer_histograms(hist: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each run's last binary layer (highest ``order``) of a histograms frame."""
+    if hist.empty:
+        return hist
+    last = hist.groupby(IDENTITY, dropna=False)["order"].transform("max")
+    return hist[hist["order"] == last].reset_index(drop=True)
 
 
 def overall_flips(metrics: pd.DataFrame) -> pd.DataFrame:

@@ -35,6 +35,12 @@ ARTIFACTS: dict[tuple[str, str], tuple[str, str]] = {
         "stompp",
         "StoMPP's ordering ablation: forward, reverse, global and random freezing, BNN and BWN",
     ),
+    ("tables", "hybrids"): (
+        "stompp",
+        "StoMPP appendix B.2, StoMPP BNN hybrids: top-1 per ResNet depth of the hybrid (StoMPP "
+        "activations, STE weights) and reverse hybrid (StoMPP weights, STE activations) against "
+        "StoMPP and STE",
+    ),
     ("tables", "architectures"): ("stompp", "StoMPP beyond ResNets: MobileNetV2 and BERT fine-tuning"),
     ("tables", "bireal"): (
         "stompp",
@@ -70,7 +76,29 @@ ARTIFACTS: dict[tuple[str, str], tuple[str, str]] = {
         "pabt",
         "PaBT Fig. 2: accuracy and binary convolutions left per epoch, importance vs random pruning vs 1/1",
     ),
-    ("figures", "silent_weights"): ("ovsw", "OvSW Fig. 1: the share of binary weights that never flip sign"),
+    ("figures", "silent_weights"): (
+        "ovsw",
+        "OvSW Fig. 1 in full: the histogram of the last binary layer's initial weights and of those "
+        "that never flip sign (Fig. 1a-b), and per epoch the never-flipped share and the flip ratio "
+        "(Fig. 1c)",
+    ),
+    ("figures", "sweep_schedule_refresh"): (
+        "stompp",
+        "StoMPP Fig. 2a: final top-1 of StoMPP BNNs on ResNet-18 over freezing schedule x refresh "
+        "rate (heatmap; table beside it as sweep_schedule_refresh_table)",
+    ),
+    ("figures", "sweep_masking"): (
+        "stompp",
+        "StoMPP Fig. 14: the schedule x refresh heatmap for random and for magnitude masks",
+    ),
+    ("figures", "sweep_epochs"): (
+        "stompp",
+        "StoMPP Fig. 3: final top-1 of STE and StoMPP against the epoch budget (one recipe per budget)",
+    ),
+    ("figures", "ovsw_sweeps"): (
+        "ovsw",
+        "OvSW Fig. 3: top-1 mean +- std against AGS's lambda, SAD's penalty and the epoch budget",
+    ),
 }
 
 

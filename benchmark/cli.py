@@ -295,13 +295,18 @@ def add_figure(sub: Any) -> None:
     p = add_output(sub, "figure", "draw a paper figure from run records")
     p.add_argument("--out", required=True, type=Path, help="output stem (writes .pdf and .png)")
     p.add_argument("--figures-dir", type=Path, default=None)
+    p.add_argument(
+        "--recipe",
+        default=None,
+        help="the config section's recipe: a sweep's panels without a recipe axis read only its runs",
+    )
     p.set_defaults(func=cmd_figure)
 
 
 def cmd_figure(args: argparse.Namespace) -> int:
     from benchmark.reporting import build_figure
 
-    build_figure(args.name, args.runs, args.out, args.figures_dir)
+    build_figure(args.name, args.runs, args.out, args.figures_dir, recipe=args.recipe)
     print(f"wrote {args.out}.pdf and {args.out}.png")
     return 0
 

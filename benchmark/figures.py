@@ -1,5 +1,5 @@
 """Figures from long-form per-epoch data (``aggregate.read_curves``,
-``aggregate.read_silent_weights``).
+``aggregate.read_silent_figure``).
 
 ``curves_figure`` draws any :class:`benchmark.curves.CurveSpec`: one row of panels per
 (recipe, dataset, arch, regime) of the data, one panel column per metric (and per group of
@@ -10,11 +10,15 @@ line, and the full-precision run as a dashed black line. Each row's legend stand
 last panel, outside the data. ``trajectory_figure`` is the trajectories spec (StoMPP Fig. 2b-d):
 test accuracy as trained, STE vs StoMPP, with the seeds' lines.
 
-``silent_weights_figure`` (OvSW's Figure 1 idea): the share of binary weights whose sign has
-never flipped since training began, per epoch, one row of panels per recipe x dataset x
-arch: over all binary layers (left) and in the last binary layer (right, OvSW's
-``layer4.conv2``); one colour per variant, the mean over seeds as a line with its min-max
-band, the final mean written at the end of each line.
+``silent_weights_figure`` (OvSW's Figure 1 in full; data ``aggregate.read_silent_figure``): one
+row of three panels per recipe x dataset x arch, one colour per variant. Left (Fig. 1a-b):
+the histogram of the last binary layer's (OvSW's ``layer4.conv2``) initial latent weights,
+shaded grey, and of those whose sign never flipped, a step line per variant, with the
+never-flipped share written in the panel (``benchmark.histogram_panel``). Middle: the share of
+binary weights whose sign has never flipped since training began, per epoch; right (Fig. 1c's
+dashed curves): the flip ratio, percent of weights flipped per step, per epoch; both in the last
+binary layer (solid) and over all binary layers (dashed), the mean over seeds as a line with its
+min-max band, the last layer's final never-flipped mean written at the end of its line.
 
 All are drawn on the Agg canvas (no display needed); saving is left to the caller.
 """
@@ -27,8 +31,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from benchmark import curves
+from benchmark import curves, histogram_panel
 from benchmark.aggregate import SCOPE_ALL, SCOPE_LAST
 from benchmark.curves import CurveSpec
 from benchmark.identity import FP_REGIME
@@ -210,16 +216,31 @@ def silent_panels(data: pd.DataFrame) -> list[tuple[str, str, str]]:
 END_LABEL_GAP = 7.0  # minimum vertical distance (percentage points) between end labels
 
 
-def draw_share(ax, curves: pd.DataFrame, label: str, color: str) -> tuple[float, float]:
-    """Mean over seeds with its min-max band; every curve starts at 100% before the first step
-    (epoch 0: nothing has flipped yet). Returns the end point (last epoch, final mean)."""
-    wide = curves.pivot_table(index="epoch", columns="seed", values="never_flipped", aggfunc="mean")
-    if 0 not in wide.index:
-        wide.loc[0] = 100.0
+def draw_share(
+    ax: Axes,
+    curves: pd.DataFrame,
+    label: str,
+    color: str,
+    value: str = "never_flipped",
+    start: float | None = 100.0,
+    linestyle: str = "-",
+) -> tuple[float, float] | None:
+    """Mean over seeds of ``value`` per epoch with its min-max band; with ``start``, every curve
+    starts there before the first step (epoch 0: nothing has flipped yet, 100%). Returns the end
+    point (last epoch, final mean); None when no run records ``value``."""
+    wide = curves.astype({"epoch": int, "seed": int}).pivot_table(
+        index="epoch", columns="seed", values=value, aggfunc="mean"
+    )
+    if wide.empty:
+        return None
+    if start is not None and 0 not in wide.index:
+        wide.loc[0] = start
         wide = wide.sort_index()
     mean = wide.mean(axis=1)
-    ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=color, alpha=0.2, linewidth=0)
-    ax.plot(wide.index, mean, color=color, linewidth=2.0, label=label)
+    solid = linestyle == "-"
+    band = {"color": color, "alpha": 0.2 if solid else 0.1, "linewidth": 0}
+    ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), **band)
+    ax.plot(wide.index, mean, color=color, linewidth=2.0 if solid else 1.3, linestyle=linestyle, label=label)
     return float(wide.index[-1]), float(mean.iloc[-1])
 
 
@@ -251,41 +272,67 @@ def label_ends(ax, ends: Sequence[tuple[float, float, str]]) -> None:
         )
 
 
+SILENT_SCOPES = ((SCOPE_LAST, "-"), (SCOPE_ALL, "--"))  # line style of each scope of the curves
+SILENT_CURVES = (("never_flipped", 100.0), ("flip_ratio", None))  # the curve panels: value, start
+
+
 def silent_weights_figure(
     data: pd.DataFrame, variants: Sequence[str] = SILENT_VARIANTS, regime: str = "bnn"
 ) -> Figure:
-    """The silent-weights figure (see the module docstring); a note when there is no data.
-    One legend for all panels, below them."""
+    """The silent-weights figure (see the module docstring) from ``aggregate.read_silent_figure``
+    (or curves only, ``aggregate.read_silent_weights``: the histogram panels then say so); a note
+    when there is no data. One legend for all panels, below them."""
     data = data[data["variant"].isin(list(variants)) & (data["regime"] == regime)]
     rows = silent_panels(data) or [("", "", "")]
-    fig = Figure(figsize=(2 * PANEL_SIZE[0] + 0.6, PANEL_SIZE[1] * len(rows) + 0.4), layout="constrained")
+    hist = histogram_panel.histogram_summary(data)
+    fig = Figure(figsize=(3 * PANEL_SIZE[0] + 0.6, PANEL_SIZE[1] * len(rows) + 1.0), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(len(rows), 2, squeeze=False)
+    axes = fig.subplots(len(rows), 3, squeeze=False)
     colors = {v: f"C{i}" for i, v in enumerate(variants)}
     legend: dict[str, object] = {}
-    for (recipe, dataset, arch), pair in zip(rows, axes, strict=True):
+    for (recipe, dataset, arch), (ax_hist, *ax_curves) in zip(rows, axes, strict=True):
         cell = data[(data["recipe"] == recipe) & (data["dataset"] == dataset) & (data["arch"] == arch)]
-        for ax, scope in zip(pair, (SCOPE_ALL, SCOPE_LAST), strict=True):
-            part = cell[cell["scope"] == scope]
+        where = f"{dataset} / {arch} ({regime}, {recipe})" if dataset else "no flip statistics"
+        cell_hist = hist[(hist["recipe"] == recipe) & (hist["dataset"] == dataset) & (hist["arch"] == arch)]
+        flipped = cell[cell["scope"].isin([SCOPE_ALL, SCOPE_LAST])]
+        missing = [
+            v for v in variants if (flipped["variant"] == v).any() and not (cell_hist["variant"] == v).any()
+        ]
+        layer = histogram_panel.draw_histogram(ax_hist, cell_hist, variants, colors, missing)
+        ax_hist.set_title(f"{where}\ninitial weights{f', {layer}' if layer else ''}", fontsize="medium")
+        last = sorted(set(flipped.loc[flipped["scope"] == SCOPE_LAST, "layer"].dropna().astype(str)) - {""})
+        for ax, (value, start) in zip(ax_curves, SILENT_CURVES, strict=True):
             ends = []
-            for variant in variants:
-                curves = part[part["variant"] == variant]
-                if not curves.empty:
-                    label = f"{variant} (mean over seeds, min-max band, n={curves['seed'].nunique()})"
-                    ends.append((*draw_share(ax, curves, label, colors[variant]), colors[variant]))
+            for scope, linestyle in SILENT_SCOPES:
+                for variant in variants:
+                    part = flipped[(flipped["scope"] == scope) & (flipped["variant"] == variant)]
+                    label = f"{variant} (mean over seeds, min-max band, n={part['seed'].nunique()})"
+                    label = label if linestyle == "-" else "_nolegend_"
+                    end = draw_share(ax, part, label, colors[variant], value, start, linestyle)
+                    if end is not None and start is not None and linestyle == "-":
+                        ends.append((*end, colors[variant]))
             label_ends(ax, ends)
-            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-                legend.setdefault(label, handle)
-            layers = sorted(set(part["layer"].dropna().astype(str)) - {""})
-            where = f"{scope} ({', '.join(layers)})" if layers else scope
-            title = f"{dataset} / {arch} ({regime}, {recipe})\n{where}" if dataset else "no flip statistics"
-            ax.set_title(title, fontsize="medium")
+            for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+                legend.setdefault(text, handle)
+            solid = f"{SCOPE_LAST} ({', '.join(last)})" if last else SCOPE_LAST
+            ax.set_title(f"{where}\nsolid: {solid}; dashed: all", fontsize="medium")
             ax.set_xlabel("epoch")
-            ax.set_ylabel("weights never flipped (%)")
-            ax.set_ylim(0, 105)
+            ax.set_ylabel(curves.metric(value).label)
+            ax.set_ylim(*((0, 105) if start is not None else (0, None)))
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.margins(x=0.14)
             ax.grid(alpha=0.3)
-    if legend:
-        fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=2, fontsize="small")
+    legend |= silent_keys(bool(legend))
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=3, fontsize="small")
     return fig
+
+
+def silent_keys(curves: bool) -> dict[str, object]:
+    """The legend's keys to the line styles (if any curve is drawn) and the histograms' shading."""
+    keys: dict[str, object] = {}
+    if curves:
+        keys[f"solid: {SCOPE_LAST}"] = Line2D([], [], color="black", linewidth=2.0)
+        keys[f"dashed: {SCOPE_ALL}"] = Line2D([], [], color="black", linewidth=1.3, linestyle="--")
+    keys["histogram, grey: initial weights"] = Patch(facecolor=histogram_panel.INITIAL_SHADE, alpha=0.45)
+    keys["histogram, line: never flipped"] = Line2D([], [], color="black", linewidth=1.6)
+    return keys

@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
-from benchmark import aggregate, curves, figures, render, tables
+from benchmark import aggregate, curves, figures, histogram_panel, render, sweep_figures, sweeps, tables
 from benchmark.curves import CurveSpec
 from benchmark.errors import UserError
+from benchmark.sweeps import Axis, Panel, Series, SweepSpec
 from methods.registry import Registry, UnknownNameError
 
 Builder = Callable[[pd.DataFrame, pd.DataFrame | None], pd.DataFrame]
@@ -64,6 +65,9 @@ class FigureDef:
     ``judged``: the claims read the figure's data (the sawtooth claim reads the trajectories).
     ``summary``: what the figure draws, computed from its data (``summary(data)``, written beside
     it as ``<name>_summary.csv``; a curves figure: n, mean and band over seeds per epoch).
+    ``table``: the summary is a table (a sweep's), displayed by ``table(summary)`` and written
+    beside it as ``<name>_table.csv``, ``.md`` and ``.tex`` instead. ``pinned``: ``read`` takes
+    the config section's recipe too (``read(runs, recipe)``; a sweep's base recipe).
     """
 
     name: str
@@ -73,6 +77,8 @@ class FigureDef:
     order: int
     judged: bool = False
     summary: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    table: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    pinned: bool = False
 
     @property
     def data_file(self) -> str:
@@ -82,7 +88,7 @@ class FigureDef:
     @property
     def summary_file(self) -> str:
         """The file of the figure's summary (if it has one), beside the figure."""
-        return f"{self.name}_summary.csv"
+        return f"{self.name}_table.csv" if self.table is not None else f"{self.name}_summary.csv"
 
 
 TABLES: Registry[TableDef] = Registry("table")
@@ -175,6 +181,25 @@ register_table(
         note=f"{_ACCURACY}; Δ vs forward: difference to the forward ordering of the same variant "
         "with its 95% Welch interval. NOT RUN: no finished run." + EXTRAS_NOTE,
         order=20,
+    )
+)
+register_table(
+    TableDef(
+        name="hybrids",
+        description="StoMPP's BNN hybrids per ResNet depth: StoMPP masks on activations only "
+        "(hybrid) or on weights only (reverse_hybrid), against StoMPP and STE (the StoMPP paper's "
+        "appendix B.2)",
+        build=lambda runs, reported: tables.hybrids(runs),
+        display=render.display_hybrids,
+        note="Rows: per dataset and depth (BNN), STE, StoMPP, Hybrid (hybrid: StoMPP masks on the "
+        "activations, clipped STE on the weights) and Reverse hybrid (reverse_hybrid: StoMPP masks "
+        f"on the weights, clipped STE on the activations), StoMPP paper appendix B.2. {_ACCURACY}; "
+        "gain over the STE cell of the same dataset/arch/regime and Δ vs the StoMPP cell of the "
+        "same dataset/arch/regime/ordering, each with its 95% Welch interval. The paper reports no "
+        "number for the hybrids. NOT RUN: no finished run. Diverged runs count at chance accuracy."
+        + EXTRAS_NOTE,
+        order=22,
+        baseline=tables.BASELINE,
     )
 )
 
@@ -374,11 +399,112 @@ register_figure(
 register_figure(
     FigureDef(
         name="silent_weights",
-        description="share of binary weights whose sign never flipped, per epoch, vanilla (ovsw_vanilla) "
-        "vs OvSW, over "
-        "all binary layers and in the last binary layer (OvSW's Figure 1)",
-        read=aggregate.read_silent_weights,
+        description="OvSW's Figure 1 in full, vanilla (ovsw_vanilla) vs OvSW: the histogram of the last "
+        "binary layer's initial weights and of those that never flipped sign, and per epoch the share "
+        "of never-flipped weights and the flip ratio, in the last binary layer and over all binary layers",
+        read=aggregate.read_silent_figure,
         draw=lambda data, variants: figures.silent_weights_figure(data, variants or figures.SILENT_VARIANTS),
         order=20,
+        summary=histogram_panel.histogram_summary,
+    )
+)
+
+
+# --------------------------------------------------------------------------- sweeps (issue 11, item 2)
+
+
+def sweep_definition(name: str, description: str, spec: SweepSpec, order: int) -> FigureDef:
+    """A sweep figure (``benchmark.sweeps``): one row per run and panel with its axis values
+    (``<name>.csv``), its table (``<name>_table.csv``, ``.md``, ``.tex``) and the figure of it."""
+    return FigureDef(
+        name=name,
+        description=description,
+        read=lambda runs, recipe: sweeps.read_sweep(runs, spec, recipe),
+        draw=lambda data, variants: sweep_figures.sweep_figure(sweeps.summarize(data, spec), spec),
+        order=order,
+        summary=lambda data: sweeps.summarize(data, spec),
+        table=lambda summary: sweep_figures.display(summary, spec),
+        pinned=True,
+    )
+
+
+# the display order of categorical axis values (methods.schedules.SCHEDULES; StoMPP's `scheme`)
+_SCHEDULE = Axis("schedule", "freezing schedule p(t)", ("linear", "cosine", "step", "exponential"))
+_REFRESH = Axis("refresh", "refresh rate r (steps between mask redraws; 0 = never)")
+_EPOCHS = Axis("recipe.epochs", "training epochs")
+_STOMPP_GRID = ("stompp", "stompp_sweep_*")  # the default StoMPP and its schedule x refresh variants
+
+register_figure(
+    sweep_definition(
+        "sweep_schedule_refresh",
+        "StoMPP's freezing schedule x refresh rate, final top-1 of BNNs as a heatmap (StoMPP Fig. 2a)",
+        SweepSpec(
+            "StoMPP BNN: freezing schedule x refresh rate, final top-1 (StoMPP Fig. 2a)",
+            (Panel("schedule x refresh", _SCHEDULE, (Series("StoMPP", _STOMPP_GRID),), y=_REFRESH),),
+        ),
+        order=30,
+    )
+)
+register_figure(
+    sweep_definition(
+        "sweep_masking",
+        "StoMPP's masking schemes (random vs magnitude masks), each over freezing schedule x refresh "
+        "rate (StoMPP Fig. 14)",
+        SweepSpec(
+            "StoMPP BNN masking schemes: schedule x refresh per scheme, final top-1 (StoMPP Fig. 14)",
+            (
+                Panel(
+                    "masking scheme",
+                    _SCHEDULE,
+                    (
+                        Series("random masks", _STOMPP_GRID),
+                        Series("magnitude masks", ("stompp_magnitude_*",)),
+                    ),
+                    y=_REFRESH,
+                ),
+            ),
+        ),
+        order=32,
+    )
+)
+register_figure(
+    sweep_definition(
+        "sweep_epochs",
+        "final top-1 of STE and StoMPP against the epoch budget, one recipe per budget (StoMPP Fig. 3)",
+        SweepSpec(
+            "STE vs StoMPP against the epoch budget (StoMPP Fig. 3)",
+            (Panel("epoch budget", _EPOCHS, (Series("STE", ("ste",)), Series("StoMPP", ("stompp",)))),),
+        ),
+        order=34,
+    )
+)
+register_figure(
+    sweep_definition(
+        "ovsw_sweeps",
+        "OvSW's hyperparameters on ResNet-18: AGS's lambda, SAD's penalty (the paper's sigma, the "
+        "code's gamma) and the epoch budget, mean +- std (OvSW Fig. 3)",
+        SweepSpec(
+            "OvSW: lambda of AGS, SAD's penalty and epochs, final top-1 mean ± std (OvSW Fig. 3)",
+            (
+                Panel(
+                    "(a) AGS lambda",
+                    Axis("ags_lambda", "AGS lower bound λ"),
+                    (Series("AGS", ("ovsw_ags", "ovsw_ags_l*")),),
+                    references=(Series("vanilla", ("ovsw_vanilla",)),),
+                ),
+                Panel(
+                    "(b) SAD penalty",
+                    Axis("sad_gamma", "SAD penalty (paper: σ; code: γ)"),
+                    (Series("AGS + SAD (OvSW)", ("ovsw", "ovsw_gamma_*")),),
+                    references=(Series("AGS only", ("ovsw_ags",)),),
+                ),
+                Panel(
+                    "(c) epochs",
+                    _EPOCHS,
+                    (Series("vanilla", ("ovsw_vanilla",)), Series("OvSW", ("ovsw",))),
+                ),
+            ),
+        ),
+        order=36,
     )
 )

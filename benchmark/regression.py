@@ -36,6 +36,7 @@ import pandas as pd
 from benchmark import claims as cl
 from benchmark import outputs
 from benchmark.availability import Grid, Support, cell_runs, cells_frame, identity_values, scope_matches
+from benchmark.errors import UserError
 from benchmark.identity import RunId
 from benchmark.render import fmt, markdown
 
@@ -54,10 +55,18 @@ REPORT_COLUMNS = [
     "ci_high",
     "half_width",
     "reported",
+    "selection",
+    "best_epoch",
     "tolerance",
     "verdict",
     "detail",
 ]
+# which epoch a reported number is (the `selection` column of paper/reported/<paper>.csv)
+SELECTIONS = {
+    "final": "the final epoch",
+    "best": "the best test epoch (optimistic)",
+    "not stated": "not stated",
+}
 VERDICT_ORDER = [PASS, FAIL, cl.HOLDS, cl.FAILS, cl.INCONCLUSIVE, PENDING, NOT_RUN, UNSUPPORTED]
 DEFAULT_TABLE = "depth_scaling"
 
@@ -110,7 +119,7 @@ def number_row(
     against the cell of ``table_name`` (None: the paper has no table here); ``support`` and
     ``grid`` tell UNSUPPORTED, NOT RUN and PENDING apart (see the module docstring)."""
     row = {c: NAN for c in REPORT_COLUMNS} | {"n": 0, "kind": "number", "tolerance": tol}
-    row |= {"id": _number_id(r), "reported": float(r["value"])}
+    row |= {"id": _number_id(r), "reported": float(r["value"]), "selection": selection_of(r)}
     row["description"] = f"{r['paper']} {r['where']}: {r['method']} {r['metric']}"
     cell_name = _cell_name(r)
     unjudged = _unjudgeable(r, tables, table_name, support)
@@ -136,7 +145,26 @@ def number_row(
         else f"single seed: accept |mean - reported| <= {tol:g}"
     )
     detail = f"{cell_name} (recipe {cell['recipe']}): {r['metric']} {fmt(mean)}; {rule}"
+    if r["metric"] == "top1" and "best_mean" in cell:
+        row["best_epoch"] = float(cell["best_mean"])
+        if row["selection"] == "best":
+            detail += (
+                f"; the paper reports the best test epoch: ours is {fmt(row['best_epoch'])} (optimistic, "
+                "not judged: verdicts use the final epoch)"
+            )
     return row | {"verdict": verdict, "detail": detail}
+
+
+def selection_of(r: pd.Series) -> str:
+    """Which epoch a reported number is: ``final``, ``best`` (the best test epoch) or ``not
+    stated`` (also where the CSV has no ``selection`` column)."""
+    value = r.get("selection", "")
+    value = value.strip() if isinstance(value, str) else ""
+    if value and value not in SELECTIONS:
+        raise UserError(
+            f"paper/reported: selection '{value}' of {_number_id(r)} is not one of {', '.join(SELECTIONS)}"
+        )
+    return value or "not stated"
 
 
 def _unjudgeable(
@@ -330,7 +358,7 @@ def report_markdown(report: pd.DataFrame, sources: str = "") -> str:
     """The report as Markdown: a summary of verdict counts, then every row."""
     counts = verdict_counts(report).astype(str)
     shown = report.copy()
-    for column in ("mean", "std", "ci_low", "ci_high", "half_width", "reported", "tolerance"):
+    for column in ("mean", "std", "ci_low", "ci_high", "half_width", "reported", "best_epoch", "tolerance"):
         shown[column] = [fmt(v) for v in report[column]]
     shown = shown.astype(str)
     intro = "\n".join(
@@ -346,6 +374,9 @@ def report_markdown(report: pd.DataFrame, sources: str = "") -> str:
             "widest), the smallest difference the comparison could have detected: an INCONCLUSIVE claim "
             "with a small half_width shows an effect smaller than it, with a large one a study too small "
             "to tell.",
+            "- selection: which epoch the paper's number is (`final`; `best`: the best test epoch, e.g. "
+            "OvSW's code keeps the maximum validation top-1 over epochs; `not stated`). Verdicts always "
+            "judge our final epoch; best_epoch is our best test epoch's mean, optimistic, shown beside it.",
         ]
     )
     parts = ["# Regression report", "", intro, ""]

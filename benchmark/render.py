@@ -157,6 +157,18 @@ def display_depth_scaling(table: pd.DataFrame) -> pd.DataFrame:
     return display_extras(out, table).reset_index(drop=True)
 
 
+def display_hybrids(table: pd.DataFrame) -> pd.DataFrame:
+    """The display frame (all strings) of the hybrids table (``tables.HYBRIDS_COLUMNS``; the
+    StoMPP paper's appendix B.2): the cells, the gain over STE and the difference to StoMPP."""
+    out = display_cells(table)
+    gains = _rows(table, "gain_over_ste", "gain_ci_low", "gain_ci_high")
+    out["Gain over STE [95% CI]"] = [fmt_difference(*g) for g in gains]
+    diffs = _rows(table, "diff_vs_stompp", "diff_ci_low", "diff_ci_high")
+    out["Δ vs StoMPP [95% CI]"] = [fmt_difference(*d) for d in diffs]
+    out["Diverged"] = table["n_diverged"].astype(int).astype(str)
+    return display_extras(out, table).reset_index(drop=True)
+
+
 def display_ordering(table: pd.DataFrame) -> pd.DataFrame:
     """The display frame (all strings) of the ordering table."""
     out = display_cells(table)

@@ -6,6 +6,10 @@ paper's tables. Accuracies are the fully binary network's test top-1, in percent
   paper's reported number where one exists.
 - ``ordering``: the variants that have an ordering, per ordering, with the difference to
   the ``forward`` cell of the same dataset/arch/regime/variant (Welch interval).
+- ``hybrids``: the StoMPP paper's BNN hybrids (appendix B.2: ``hybrid``, StoMPP masks on
+  activations with STE weights; ``reverse_hybrid``, StoMPP masks on weights with STE
+  activations) next to ``stompp`` and ``ste`` per depth: the depth-scaling cells and gain over
+  ``ste``, plus the difference to the ``stompp`` cell of the same dataset/arch/regime/ordering.
 - ``peers``: every method under one matched recipe, with the difference to ``ste`` (Welch
   interval), the mean training speed (steps per second, from ``result.json``) and the share
   of binary weights that never flipped sign.
@@ -48,6 +52,7 @@ ARCH_ORDER = (
     "resnet18_imagenet",
     "resnet34_imagenet",
     "resnet50_imagenet",
+    "resnet18_clip",
     "resnet20",
     "vgg_small",
     "binarynet",
@@ -132,6 +137,22 @@ DEPTH_COLUMNS = [
     "gain_ci_high",
     "reported",
     "reported_metric",
+    "n_diverged",
+    "n_missing",
+    "chance_acc",
+    *EXTRA_COLUMNS,
+]
+# the hybrids table (StoMPP appendix B.2): the depth-scaling cells, gain over STE and Δ vs StoMPP
+HYBRID_REFERENCE = "stompp"
+HYBRIDS_COLUMNS = [
+    *CELL_KEYS,
+    *STAT_COLUMNS,
+    "gain_over_ste",
+    "gain_ci_low",
+    "gain_ci_high",
+    "diff_vs_stompp",
+    "diff_ci_low",
+    "diff_ci_high",
     "n_diverged",
     "n_missing",
     "chance_acc",
@@ -228,6 +249,22 @@ def depth_scaling(runs: pd.DataFrame, reported: pd.DataFrame | None = None) -> p
     out.loc[~out["ordering"].isin(["forward", "none"]), ["reported", "reported_metric"]] = None
     out["reported"] = out["reported"].astype(float)
     return sort_cells(out[DEPTH_COLUMNS])
+
+
+def hybrids(runs: pd.DataFrame) -> pd.DataFrame:
+    """The hybrids table (columns HYBRIDS_COLUMNS) of the StoMPP paper's appendix B.2 ("StoMPP
+    BNN Hybrids"): each cell of ``depth_scaling`` (top-1 and the Welch gain over the ``ste`` cell
+    of the same dataset/arch/regime), plus ``diff_vs_stompp``, the Welch difference to the
+    ``stompp`` cell of the same dataset/arch/regime/ordering (NaN for ``stompp`` itself and for
+    cells without an ordering: ``ste``, ``fp``). The paper reports no number for the hybrids, so
+    the table carries none."""
+    check_recipe_per_dataset(runs, "hybrids")
+    cells = depth_scaling(runs)
+    reference = cells[cells["variant"] == HYBRID_REFERENCE]
+    on = ["dataset", "arch", "regime", "ordering"]
+    out = _difference_to(cells, reference, on, "diff_vs_stompp")
+    out.loc[out["variant"] == HYBRID_REFERENCE, ["diff_vs_stompp", "diff_ci_low", "diff_ci_high"]] = np.nan
+    return sort_cells(out[HYBRIDS_COLUMNS])
 
 
 def ordering(runs: pd.DataFrame) -> pd.DataFrame:

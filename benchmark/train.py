@@ -31,7 +31,7 @@ from benchmark.errors import UserError
 from benchmark.models import binarizable, build_model
 from benchmark.progress import Progress
 from benchmark.spec import RunSpec
-from methods.flips import FlipTracker, epoch_records
+from methods.flips import HISTOGRAM_FILE, FlipTracker, epoch_records
 from methods.inputs import forward
 from methods.protocol import EvalMode, Method
 from methods.routing import optimizers_for
@@ -172,6 +172,8 @@ def train(
     result["accounting"] = accounting.final(model, method, example, len(run.history))
     if init is not None:
         result["init"] = init
+    if histogram := s.flips.histogram_rows():  # initial weights, and those never flipped
+        records.write_csv(out_dir / HISTOGRAM_FILE, histogram)
     weights.save(out_dir / weights.WEIGHTS_NAME, model, spec.arch, spec.width, spec.identity())
     records.write_json(out_dir / "result.json", result)
     ckpt_path.unlink(missing_ok=True)

@@ -21,6 +21,9 @@ never synchronizes with the device.
 The trainer keeps one tracker per run over the method's :meth:`~methods.protocol.Method.binary_weights`
 (:meth:`FlipTracker.observe`) and updates it after each step, so that every method gets these
 statistics whatever its hooks do; :func:`epoch_records` appends them to the method's own metrics.
+It also keeps each initial weight's histogram bin (``methods.weight_histogram``), so that at the
+end :meth:`FlipTracker.histogram_rows` gives the initial weights' histogram and that of the
+never-flipped ones (``weight_histogram.csv``).
 """
 
 from __future__ import annotations
@@ -31,8 +34,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from methods import weight_histogram
+
 if TYPE_CHECKING:
     from methods.protocol import Method
+
+HISTOGRAM_FILE = weight_histogram.FILE_NAME  # written by the trainer when a run ends
 
 
 def signs_of(tensors: list[Tensor]) -> list[Tensor]:
@@ -53,6 +60,8 @@ class FlipTracker:
         with torch.no_grad():
             self.prev = signs_of([t.detach() for t in tensors]) if tensors else []
         self.never = [torch.ones_like(t) for t in self.prev]
+        self.edges = [weight_histogram.bin_edges(t) for t in tensors]  # of the initial weights
+        self.bins = [weight_histogram.bin_indices(t, e) for t, e in zip(tensors, self.edges, strict=True)]
         self.flips = [torch.zeros((), device=t.device) for t in self.prev]  # this epoch
         self.steps = 0  # steps counted this epoch
 
@@ -104,6 +113,15 @@ class FlipTracker:
             "flip_ratio": 100.0 * float(sum(self.flips)) / (total * steps),
         }
 
+    def histogram_rows(self) -> list[dict[str, Any]]:
+        """``weight_histogram.csv``: per layer and bin, the initial weights and the never-flipped
+        ones (``methods.weight_histogram``); a tensor without its layer is named ``""`` and
+        ordered by its index."""
+        layers = self.layers
+        if len(layers) != len(self.never):
+            layers = [(i, "") for i in range(len(self.never))]
+        return weight_histogram.histogram_rows(layers, self.bins, self.edges, self.never)
+
     def new_epoch(self) -> None:
         """Start counting the next epoch's flip ratio (never-flipped carries on)."""
         for f in self.flips:
@@ -111,10 +129,20 @@ class FlipTracker:
         self.steps = 0
 
     def state_dict(self) -> dict[str, Any]:
-        return {"prev": self.prev, "never": self.never, "flips": self.flips, "steps": self.steps}
+        return {
+            "prev": self.prev,
+            "never": self.never,
+            "flips": self.flips,
+            "steps": self.steps,
+            "edges": self.edges,
+            "bins": self.bins,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name in ("prev", "never", "flips"):
+        """Load :meth:`state_dict`; a checkpoint written before the histogram state existed keeps
+        the bins computed at construction (the same initial weights: a resumed run is built
+        from the same seed before the checkpoint is loaded)."""
+        for name in ("prev", "never", "flips", *(k for k in ("edges", "bins") if k in state)):
             for mine, saved in zip(getattr(self, name), state[name], strict=True):
                 mine.copy_(saved)
         self.steps = int(state["steps"])

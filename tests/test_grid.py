@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import configs, grid
+from benchmark import configs, grid, outputs
 from benchmark.identity import RunId
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,9 @@ def test_all_runs_has_no_duplicates_and_shared_cells_are_shared(config):
     runs = grid.all_runs(config)
     assert len(runs) == len(set(runs))
     tables = set().union(*(grid.section_runs(config, "tables", name) for name in config["tables"]))
-    assert tables == set(runs)  # the figures reuse table runs
+    sweeps = [name for name in config["figures"] if outputs.figure(name).pinned]
+    swept = set().union(*(grid.section_runs(config, "figures", name) for name in sweeps))
+    assert tables | swept == set(runs)  # the other figures reuse table runs; a sweep has its points
     depth = set(grid.section_runs(config, "tables", "depth_scaling"))
     peers = set(grid.section_runs(config, "tables", "peers"))
     # fp, ste, stompp and stompp_ste on resnet18 (bnn, 2 seeds) are the depth table's runs
@@ -282,14 +284,15 @@ def test_sections_with_their_own_recipe_and_with_parts(config):
     by_recipe = {}
     for run in ovsw:
         by_recipe.setdefault(run.recipe, set()).add((run.arch, run.variant))
-    table1 = {(a, v) for a in ("resnet18", "resnet20", "vgg_small") for v in ("fp", "ovsw")}
-    ablation = {("resnet18", v) for v in ("ovsw_vanilla", "ovsw_ags", "ovsw_sad", "ovsw")}
+    # OvSW's ResNet-18 is its reference's, with the Hardtanh on the residual stream (resnet18_clip)
+    table1 = {(a, v) for a in ("resnet18_clip", "resnet20", "vgg_small") for v in ("fp", "ovsw")}
+    ablation = {("resnet18_clip", v) for v in ("ovsw_vanilla", "ovsw_ags", "ovsw_sad", "ovsw")}
     # at mini scale OvSW's CIFAR recipes are `mini` (the same shape), its half recipe `mini_half`
-    half = {("resnet18", "ovsw_vanilla"), ("resnet18", "ovsw")}
+    half = {("resnet18_clip", "ovsw_vanilla"), ("resnet18_clip", "ovsw")}
     assert by_recipe == {"mini": table1 | ablation, "mini_half": half}
     assert config["recipes"]["mini_half"] == {**config["recipes"]["mini"], "epochs": 5}
     peers = set(grid.section_runs(config, "tables", "peers"))
-    assert len(set(ovsw) & peers) == 2 * 2 + 2 * 2  # resnet18 fp/ovsw, resnet20 fp/ovsw
+    assert len(set(ovsw) & peers) == 2 * 2  # resnet20 fp/ovsw (the peers' ResNet-18 is resnet18)
     figure = set(grid.section_runs(config, "figures", "silent_weights"))
     assert figure <= set(ovsw) and {r.variant for r in figure} == {"ovsw_vanilla", "ovsw"}
 
@@ -330,17 +333,31 @@ def test_every_config_declares_the_peer_variants(name):
         "hybrid": ("bnn",),
         "reverse_hybrid": ("bnn",),
     }
-    tables = {"depth_scaling", "ordering", "architectures", "bireal", "peers", "ovsw", "bop", "pabt"}
+    tables = {
+        "depth_scaling",
+        "ordering",
+        "hybrids",
+        "architectures",
+        "bireal",
+        "peers",
+        "ovsw",
+        "bop",
+        "pabt",
+    }
     assert set(config["tables"]) == tables
     curves = {"curves_bwn", "curves_hybrids", "curves_bireal", "curves_pabt"}
-    assert set(config["figures"]) == {"trajectories", "silent_weights", *curves}
+    sweeps = {"sweep_schedule_refresh", "sweep_masking", "sweep_epochs", "ovsw_sweeps"}
+    assert set(config["figures"]) == {"trajectories", "silent_weights", *curves, *sweeps}
     grid.check_config(config)
 
 
 def test_paper_config_covers_the_full_grid():
     config = load("paper")
     runs = grid.all_runs(config)
-    assert {r.variant for r in runs} == set(config["variants"])
+    unused = set(config["variants"]) - {r.variant for r in runs}
+    # only the mini scale's refresh rates (5 and 25 steps) are not run: paper scale has its own
+    assert unused and all(v.startswith(("stompp_sweep_", "stompp_magnitude_")) for v in unused)
+    assert all(v.endswith(("_r5", "_r25")) for v in unused)
     assert {r.arch for r in runs} == set(config["archs"])
     assert {r.dataset for r in runs} == {"cifar10", "cifar100", "imagenet", "sst2"}
     assert {r.arch for r in runs if r.dataset == "sst2"} == {"bert_base"}
@@ -407,7 +424,7 @@ def test_the_default_is_found_wherever_snakemake_starts(tmp_path):
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     jobs = dict(line.split() for line in proc.stdout.splitlines() if line.startswith(("train ", "table ")))
-    assert int(jobs["train"]) == len(grid.all_runs(load("smoke"))) == 52
+    assert int(jobs["train"]) == len(grid.all_runs(load("smoke"))) == 65
     assert int(jobs["table"]) == len(load("smoke")["tables"])
 
 

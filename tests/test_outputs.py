@@ -89,7 +89,7 @@ def test_a_registered_table_is_listed_built_rendered_and_judged(
 
 
 def test_an_unknown_table_lists_the_registered_ones_in_display_order() -> None:
-    expected = "Valid tables: depth_scaling, ordering, architectures, bireal, peers, ovsw, bop, pabt"
+    expected = "Valid tables: depth_scaling, ordering, hybrids, architectures, bireal, peers, ovsw, bop, pabt"
     with pytest.raises(Exception, match=expected):
         outputs.table("depth")
     assert [f.name for f in outputs.figures_in_order()] == [
@@ -99,4 +99,8 @@ def test_an_unknown_table_lists_the_registered_ones_in_display_order() -> None:
         "curves_bireal",
         "curves_pabt",
         "silent_weights",
+        "sweep_schedule_refresh",
+        "sweep_masking",
+        "sweep_epochs",
+        "ovsw_sweeps",
     ]

@@ -212,7 +212,8 @@ def test_peer_reported_csvs_have_stompps_columns_and_valid_variant_names() -> No
 
 
 def peer_cell(recipe: str, variant: str, mean: float, n: int = 4, **extra) -> dict:
-    return cell("resnet18", "bnn", variant, mean, 1.0, n, dataset="cifar100") | {"recipe": recipe} | extra
+    ovsw_resnet18 = cell("resnet18_clip", "bnn", variant, mean, 1.0, n, dataset="cifar100")
+    return ovsw_resnet18 | {"recipe": recipe} | extra
 
 
 def test_peer_numbers_are_judged_against_their_papers_table() -> None:
@@ -227,12 +228,12 @@ def test_peer_numbers_are_judged_against_their_papers_table() -> None:
     rows = regression.number_rows(reported, Tables(ovsw=ovsw), 2.0, paper_tables)
     verdicts = dict(zip(rows["id"] + "@" + reported["recipe"], rows["verdict"], strict=True))
     # vanilla at ovsw_ablation: 65 +- 1 (n 4) vs 65.23: PASS; never-flipped 50 [47, 53] vs 54.07: PASS
-    vanilla = "ovsw:cifar100/resnet18/bnn/ovsw_vanilla"
+    vanilla = "ovsw:cifar100/resnet18_clip/bnn/ovsw_vanilla"
     assert verdicts[f"{vanilla}:top1@ovsw_ablation"] == "PASS"
     assert verdicts[f"{vanilla}:never_flipped_last_pct@ovsw_ablation"] == "PASS"
     # the same cell key under the half recipe is a different cell: 50 vs 55.28 FAILS
     assert verdicts[f"{vanilla}:top1@ovsw_ablation_half"] == "FAIL"
-    assert verdicts["ovsw:cifar100/resnet18/bnn/ovsw:top1@ovsw_ablation"] == "NOT RUN"  # n = 0
+    assert verdicts["ovsw:cifar100/resnet18_clip/bnn/ovsw:top1@ovsw_ablation"] == "NOT RUN"  # n = 0
     assert verdicts["ovsw:imagenet/resnet18_imagenet/bnn/ovsw:top5@ovsw_imagenet"] == "NOT RUN"
     bireal = rows[rows["id"].str.startswith("bireal:")]
     assert set(bireal["verdict"]) == {"NOT RUN"}
@@ -446,3 +447,31 @@ def test_bnnbench_check_with_a_config_follows_an_imagenet_cell_until_it_is_judge
     assert (judged["verdict"], judged["n"], judged["mean"]) == ("PASS", 2, pytest.approx(4.0))
     cifar = pd.read_csv(results / "regression_report.csv").set_index("id")
     assert cifar.loc["stompp:cifar10/resnet50/bnn/stompp:gain_over_ste_pp", "verdict"] == "NOT RUN"
+
+
+def test_a_number_the_paper_selected_on_its_best_epoch_shows_ours_beside_and_is_judged_on_the_final() -> None:
+    """Item 5: the report says which epoch each paper's number is; a best-epoch number gets our
+    best epoch beside it (optimistic), but the verdict still uses the final epoch."""
+    rows = reported(("resnet18", "bwn", "stompp", "top1", 84.0), ("resnet18", "bwn", "stompp", "top1", 84.0))
+    rows["selection"] = ["best", ""]
+    table = depth_table()
+    table["best_mean"] = [85.0, 61.0, 71.0, 70.0, 70.0]
+    out = regression.number_rows(rows, table, 2.0)
+    best, unstated = out.iloc[0], out.iloc[1]
+    assert (best["selection"], best["best_epoch"], best["verdict"]) == ("best", 85.0, "FAIL")  # final 80 +- 1
+    assert "the paper reports the best test epoch: ours is 85.00 (optimistic, not judged" in best["detail"]
+    assert (unstated["selection"], unstated["best_epoch"]) == ("not stated", 85.0)
+    assert "best test epoch" not in unstated["detail"]
+    rows["selection"] = ["best", "maximum"]
+    with pytest.raises(UserError, match="selection 'maximum'.*final, best, not stated"):
+        regression.number_rows(rows, table, 2.0)
+
+
+def test_every_reported_csv_says_which_epoch_where_a_seed_or_code_does() -> None:
+    for path in sorted((ROOT / "paper" / "reported").glob("*.csv")):
+        frame = pd.read_csv(path, keep_default_na=False)
+        assert "selection" in frame, path.name
+        assert set(frame["selection"]) <= set(regression.SELECTIONS), path.name
+    ovsw = pd.read_csv(ROOT / "paper" / "reported" / "ovsw.csv", keep_default_na=False)
+    own = ovsw[(ovsw["paper"] == "ovsw") & (ovsw["regime"] == "bnn") & (ovsw["metric"] == "top1")]
+    assert len(own) >= 8 and set(own["selection"]) == {"best"}  # its main.py keeps best_acc1

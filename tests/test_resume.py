@@ -51,7 +51,7 @@ def spec_for(method: str, epochs: int = 2, **overrides: Any) -> RunSpec:
 
 
 def assert_same_records(a: Path, b: Path) -> None:
-    """metrics.csv, layers.csv and result.json equal apart from timings."""
+    """metrics.csv, layers.csv, weight_histogram.csv and result.json equal apart from timings."""
     ma = pd.read_csv(a / "metrics.csv").drop(columns="seconds")
     mb = pd.read_csv(b / "metrics.csv").drop(columns="seconds")
     pd.testing.assert_frame_equal(ma, mb, check_exact=True)
@@ -59,6 +59,8 @@ def assert_same_records(a: Path, b: Path) -> None:
         pd.testing.assert_frame_equal(
             pd.read_csv(a / "layers.csv"), pd.read_csv(b / "layers.csv"), check_exact=True
         )
+    if (a / "weight_histogram.csv").exists() or (b / "weight_histogram.csv").exists():
+        assert (a / "weight_histogram.csv").read_bytes() == (b / "weight_histogram.csv").read_bytes()
     ra, rb = (json.loads((d / "result.json").read_text()) for d in (a, b))
     for key in TIMING_KEYS:
         ra.pop(key), rb.pop(key)

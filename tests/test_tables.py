@@ -345,3 +345,73 @@ def test_reported_numbers_without_a_variant_column_match_by_method(depth_runs: l
     table = tables.depth_scaling(aggregate.read_runs(depth_runs), reported)
     assert row(table, variant="stompp")["reported"] == 3.1
     assert table["reported"].notna().sum() == 1
+
+
+# the StoMPP paper's appendix B.2: (seed 0, seed 1) top-1 per arch and variant
+HYBRID_ACCS = {
+    "resnet18": {"ste": (60, 62), "stompp": (70, 72), "hybrid": (66, 66), "reverse_hybrid": (64, 68)},
+    "resnet34": {"ste": (50, 54), "stompp": (68, 70), "hybrid": (58, 62), "reverse_hybrid": (61, 61)},
+    "resnet50": {"ste": (30, 34), "stompp": (60, 64), "hybrid": (40, 44)},  # reverse_hybrid: NOT RUN
+}
+
+
+@pytest.fixture
+def hybrid_runs(tmp_path: Path) -> list[Path]:
+    paths = [
+        write_run(tmp_path, acc, arch=arch, variant=variant, seed=seed)
+        for arch, cells in HYBRID_ACCS.items()
+        for variant, accs in cells.items()
+        for seed, acc in enumerate(accs)
+    ]
+    return paths + [run_dir(tmp_path, arch="resnet50", variant="reverse_hybrid") / "result.json"]
+
+
+def test_hybrids_table_compares_each_hybrid_with_ste_and_stompp_per_depth(hybrid_runs: list[Path]) -> None:
+    table = tables.hybrids(aggregate.read_runs(hybrid_runs))
+    assert list(table.columns) == tables.HYBRIDS_COLUMNS
+    variants = ["ste", "stompp", "hybrid", "reverse_hybrid"]
+    assert list(zip(table["arch"], table["variant"], strict=True)) == [
+        (arch, v) for arch in ("resnet18", "resnet34", "resnet50") for v in variants
+    ]
+    assert set(table["regime"]) == {"bnn"}
+    for arch, cells in HYBRID_ACCS.items():
+        ste = sum(cells["ste"]) / 2
+        stompp = sum(cells["stompp"]) / 2
+        for variant in ("hybrid", "reverse_hybrid"):
+            cell = row(table, arch=arch, variant=variant)
+            assert cell["ordering"] == "forward"
+            if variant not in cells:
+                assert cell["n"] == 0 and math.isnan(cell["mean"]) and math.isnan(cell["gain_over_ste"])
+                continue
+            mean = sum(cells[variant]) / 2
+            assert (cell["n"], cell["mean"]) == (2, mean)
+            assert cell["gain_over_ste"] == pytest.approx(mean - ste)
+            assert cell["diff_vs_stompp"] == pytest.approx(mean - stompp)
+        assert row(table, arch=arch, variant="stompp")["gain_over_ste"] == pytest.approx(stompp - ste)
+        for variant in ("ste", "stompp"):  # no difference of a reference to itself
+            assert math.isnan(row(table, arch=arch, variant=variant)["diff_vs_stompp"])
+        assert math.isnan(row(table, arch=arch, variant="ste")["gain_over_ste"])
+    # Welch: hybrid (66, 66) vs stompp (70, 72) on ResNet-18: se 1, df 1
+    hybrid = row(table, arch="resnet18", variant="hybrid")
+    assert hybrid["diff_ci_low"] == pytest.approx(-5.0 - 12.706205, abs=1e-5)
+    assert hybrid["diff_ci_high"] == pytest.approx(-5.0 + 12.706205, abs=1e-5)
+    assert hybrid["gain_ci_low"] < hybrid["gain_over_ste"] < hybrid["gain_ci_high"]
+
+
+def test_hybrids_table_is_registered_and_rendered(tmp_path: Path, hybrid_runs: list[Path]) -> None:
+    definition = TABLES.get("hybrids")
+    assert definition.metrics == {}  # the paper reports no number for the hybrids
+    assert TABLES.get("ordering").order < definition.order < TABLES.get("architectures").order
+    assert "reverse_hybrid" in definition.note and "appendix B.2" in definition.note
+    out = tmp_path / "results" / "table_hybrids.csv"
+    tdir = tmp_path / "paper" / "tables"
+    table = build_table("hybrids", hybrid_runs, out, None, tdir)
+    assert list(pd.read_csv(out).columns) == tables.HYBRIDS_COLUMNS and len(table) == 12
+    md = (tdir / "table_hybrids.md").read_text()
+    assert md.startswith("# Table: hybrids")
+    # ResNet-34 reverse hybrid (61, 61): gain over STE (50, 54) +9, vs StoMPP (68, 70) -8
+    assert "| resnet34 | bnn | reverse_hybrid | forward | 2 | 61.00 ± 0.00 |" in md
+    assert "+9.00 [" in md and "-8.00 [" in md and "NOT RUN" in md
+    tex = (tdir / "table_hybrids.tex").read_text()
+    assert tex.count(r"\toprule") == 1 and tex.count(r"\\") == len(table) + 1
+    assert r"$\Delta$ vs StoMPP [95\% CI]" in tex and "reverse\\_hybrid" in tex

@@ -21,7 +21,17 @@ from tests.workflow_grid import failure, smoke, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 VERDICTS = {"PASS", "FAIL", "HOLDS", "FAILS", "INCONCLUSIVE", "NOT RUN", "UNSUPPORTED"}  # none PENDING
-TABLE_NAMES = {"depth_scaling", "ordering", "architectures", "bireal", "peers", "ovsw", "bop", "pabt"}
+TABLE_NAMES = {
+    "depth_scaling",
+    "ordering",
+    "hybrids",
+    "architectures",
+    "bireal",
+    "peers",
+    "ovsw",
+    "bop",
+    "pabt",
+}
 CLAIM_IDS = {"S1", "S2", "S3", "S4", "S5", "S6", "S7", "O1", "O2", "O3", "B1", "P1", "P2"}
 CELL = ["recipe", "dataset", "arch", "regime", "variant", "ordering"]
 NO_INPUT = "has no cells|was not produced"  # a claim NOT RUN for lack of cells or of a table
@@ -123,6 +133,27 @@ def test_html_report(finished_workflow, tmp_path):
     assert report.stat().st_size > 0
 
 
+def resolved_config(config: dict, run: RunId) -> dict:
+    """The ``config.json`` that ``bnnbench train`` records for ``run`` of ``config``."""
+    from benchmark.recipe import Recipe
+    from benchmark.spec import RunSpec
+
+    variant = config["variants"][run.variant]
+    spec = RunSpec(
+        dataset=run.dataset,
+        arch=run.arch,
+        method=variant["method"],
+        regime=run.regime,
+        seed=run.seed,
+        recipe=Recipe.from_dict({"name": run.recipe, **config["recipes"][run.recipe]}),
+        variant=run.variant,
+        ordering=run.ordering,
+        width=grid.width_for(config, run.arch),
+        method_overrides=variant.get("set") or {},
+    )
+    return spec.to_dict()
+
+
 def test_the_smoke_grid_has_the_cells_of_every_claim(tmp_path):
     """The whole smoke grid on fake finished records (tests/test_tables.py's format): every
     table has one row per cell, and every claim has the cells it needs: none is NOT RUN
@@ -134,6 +165,9 @@ def test_the_smoke_grid_has_the_cells_of_every_claim(tmp_path):
         flips = None if run.regime == "fp" else (40.0 + i % 7, 50.0 + i % 5)
         path = write_run(results, 40.0 + i % 11, flips=flips, **asdict(run))
         assert path == tmp_path / run.result
+        (path.parent / "config.json").write_text(
+            json.dumps(resolved_config(config, run))
+        )  # the sweeps read it
     reported = [ROOT / p for p in config["paper"]["reported"]]
     tables_dir = tmp_path / config["paper"]["tables_dir"]
     assert set(config["tables"]) == TABLE_NAMES
@@ -145,7 +179,8 @@ def test_the_smoke_grid_has_the_cells_of_every_claim(tmp_path):
         assert (table["n"] == len(config["seeds"])).all(), name
     for name in config["figures"]:
         paths = [tmp_path / r.result for r in grid.section_runs(config, "figures", name)]
-        build_figure(name, paths, results / f"fig_{name}")
+        recipe = grid.grid_recipe(config, config["figures"][name])  # as the figure rule passes it
+        build_figure(name, paths, results / f"fig_{name}", recipe=recipe)
     report = run_check(results, reported, ROOT / config["paper"]["claims"], results / "regression_report")
     assert set(report["verdict"]) <= VERDICTS
     assert not claim_rows(report)["detail"].str.contains(NO_INPUT).any()

@@ -4,7 +4,7 @@
 in the background while the other tests run (fixture ``finished_workflow``);
 ``tests/test_workflow.py`` checks what it produced and
 ``tests/test_integrity.py`` works on private copies of it. Every rule runs (train, every
-table, every figure, check) but on 17 training jobs instead of the smoke grid's 52: each
+table, every figure, check) but on 17 training jobs instead of the smoke grid's 54: each
 job is a new process that spends seconds importing torch, which is most of its cost.
 The whole smoke grid still runs in ``nox -s smoke``, and ``tests/test_workflow.py`` checks
 its shape (one table row per cell, every claim with the cells it needs) on fake records.
@@ -54,6 +54,7 @@ def small_grid() -> dict:
 
     tables["depth_scaling"].update(one(), variants=["ste", "stompp"], seeds=[0, 1])
     tables["ordering"].update(one(), variants=["stompp"], orderings=["forward", "reverse"])
+    tables["hybrids"].update(one(), variants=["ste", "stompp"], seeds=[0, 1])  # depth_scaling's runs
     tables["peers"].update(one(), variants=["fp", "ste", "stompp", "ovsw", "pabt"])
     full, _components, half = tables["ovsw"]["parts"]
     full.update(one(), variants=["fp", "ovsw_vanilla", "ovsw"])  # the baseline of O1 and O3
@@ -70,6 +71,16 @@ def small_grid() -> dict:
     figures["curves_hybrids"].update(one(), variants=["fp", "ste", "stompp"])
     figures["curves_bireal"].update(one(), variants=["fp", "ste_ft"], archs=["bireal18"])
     figures["curves_pabt"].update(one(), variants=["pabt"], archs=["resnet20"])
+    # the sweeps on runs the tables above train: one point each, the epoch sweep two recipes
+    figures["sweep_schedule_refresh"].update(one(), variants=["stompp"])
+    figures["sweep_masking"].update(one(), variants=["stompp"])
+    figures["sweep_epochs"]["parts"] = [{"recipe": "smoke"}]
+    figures["sweep_epochs"].update(one(), variants=["ste", "stompp"])
+    figures["ovsw_sweeps"]["parts"] = [
+        {"variants": ["ovsw_vanilla", "ovsw"]},
+        {"recipe": "smoke_half", "variants": ["ovsw"]},
+    ]
+    figures["ovsw_sweeps"].update(one())
     return config
 
 

@@ -1,5 +1,6 @@
 # One figure per config `figures` entry, as PDF and PNG, with its per-epoch data as CSV
-# beside it (trajectories.csv, silent_weights.csv; a curves figure also <name>_summary.csv).
+# beside it (trajectories.csv, silent_weights.csv; a curves figure and silent_weights also
+# <name>_summary.csv; a sweep its table as <name>_table.csv, .md and .tex).
 
 
 rule figure:
@@ -23,6 +24,7 @@ rule figure:
     params:
         stem=lambda wildcards, output: output.pdf.removesuffix(".pdf"),
         figures_dir=config["paper"]["figures_dir"],
+        recipe=lambda wildcards: grid.grid_recipe(config, config["figures"][wildcards.name]),
     shell:
         "bnnbench figure {wildcards.name} --runs {input.runs} --out {params.stem}"
-        " --figures-dir {params.figures_dir} > {log} 2>&1"
+        " --figures-dir {params.figures_dir} --recipe {params.recipe} > {log} 2>&1"
