@@ -128,6 +128,21 @@ def add_train(sub: Any) -> None:
         action="store_true",
         help="delete <out>/checkpoint.pt and start over instead of resuming from it",
     )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also evaluate the network as trained every N optimizer steps into <out>/evals.csv "
+        "(0: off, the default; changes no number of the run and is not part of its config)",
+    )
+    p.add_argument(
+        "--eval-subset",
+        type=int,
+        default=0,
+        metavar="K",
+        help="those evaluations read the first K test examples (0: the whole test split, the default)",
+    )
     p.set_defaults(func=cmd_train)
 
 
@@ -200,13 +215,20 @@ def run_ordering(given: str | None, method_kv: dict[str, str], orderings: tuple[
 
 def cmd_train(args: argparse.Namespace) -> int:
     from benchmark.checkpoint import EXIT_PREEMPTED, Policy, Preempted
+    from benchmark.evals import Plan
     from benchmark.train import train
 
     spec = spec_from_args(args)
     policy = Policy(seconds=args.checkpoint_seconds, steps=args.checkpoint_steps)
+    plan = Plan(every=args.eval_every, subset=args.eval_subset)
     try:
         result = train(
-            spec, args.out, show_progress=not args.no_progress, policy=policy, restart=args.restart
+            spec,
+            args.out,
+            show_progress=not args.no_progress,
+            policy=policy,
+            restart=args.restart,
+            eval_plan=plan,
         )
     except Preempted as stop:
         print(f"{signal.Signals(stop.signum).name}: {stop} ({stop.path})", file=sys.stderr, flush=True)

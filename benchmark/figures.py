@@ -7,8 +7,10 @@ variants, e.g. from scratch and fine-tuned); epoch on x, the metric on y; one co
 the mean over seeds as a solid line with its band shaded (min-max over seeds or the 95%
 t-interval of the mean, named in the legend and the title), optionally every seed as a faint
 line, and the full-precision run as a dashed black line. Each row's legend stands right of its
-last panel, outside the data. ``trajectory_figure`` is the trajectories spec (StoMPP Fig. 2b-d):
-test accuracy as trained, STE vs StoMPP, with the seeds' lines.
+last panel, outside the data. Runs evaluated every N steps too (``benchmark.evals``: the fine
+rows of the data) add each seed's finer curve of accuracy as trained as a thin line.
+``trajectory_figure`` is the trajectories spec (StoMPP Fig. 2b-d): test accuracy as trained,
+STE vs StoMPP, with the seeds' lines.
 
 ``silent_weights_figure`` (OvSW's Figure 1 in full; data ``aggregate.read_silent_figure``): one
 row of three panels per recipe x dataset x arch, one colour per variant. Left (Fig. 1a-b):
@@ -34,7 +36,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from benchmark import curves, histogram_panel
+from benchmark import curves, evals, histogram_panel
 from benchmark.aggregate import SCOPE_ALL, SCOPE_LAST
 from benchmark.curves import CurveSpec
 from benchmark.identity import FP_REGIME
@@ -137,6 +139,18 @@ def draw_panel(
         draw_curve(ax, seeds[seeds["variant"] == variant], rows, label, style, spec.seed_lines)
 
 
+def draw_fine(ax: Axes, rows: pd.DataFrame, variants: Sequence[str], spec: CurveSpec) -> None:
+    """Each seed's accuracy as trained evaluated every N steps (``benchmark.evals``): a thin
+    line in its variant's colour."""
+    colors = variant_colors(spec.variants)
+    for variant in variants:
+        part = rows[rows["variant"] == variant]
+        for i, (_, run) in enumerate(part.sort_values("epoch").groupby("seed", sort=True)):
+            label = f"{variant}, {evals.describe(part)}" if i == 0 else "_nolegend_"
+            style = {"color": colors.get(variant, "C7"), "linewidth": 0.6, "alpha": 0.7}
+            ax.plot(run["epoch"], run[evals.METRIC], label=label, **style)
+
+
 def _cell(frame: pd.DataFrame, row: Row, metric: str) -> pd.DataFrame:
     """The rows of ``frame`` for panel row ``row`` and ``metric``: its regime's runs and the
     full-precision runs of the same recipe, dataset and arch."""
@@ -151,7 +165,8 @@ def curves_figure(data: pd.DataFrame, spec: CurveSpec, variants: Sequence[str] |
     (``aggregate.read_curves``); ``variants``: draw these instead of the spec's (one group).
     A note instead of panels when there is no data."""
     groups = spec.panel_groups(variants)
-    drawn = select(data, spec, [v for _, group in groups for v in group])
+    finer = select(evals.fine(data), spec, [v for _, group in groups for v in group])
+    drawn = select(evals.per_epoch(data), spec, [v for _, group in groups for v in group])
     summary = curves.summarize(drawn, spec.metrics, spec.band)
     ids = [*curves.CELL, "seed", "epoch"]
     seeds = drawn.melt(id_vars=ids, value_vars=list(spec.metrics), var_name="metric")
@@ -164,10 +179,13 @@ def curves_figure(data: pd.DataFrame, spec: CurveSpec, variants: Sequence[str] |
     for row, row_axes in zip(rows, axes, strict=True):
         for ax, (title, group, metric) in zip(row_axes, columns, strict=True):
             draw_panel(ax, _cell(seeds, row, metric), _cell(summary, row, metric), group, spec)
+            if metric == evals.METRIC and not finer.empty:
+                draw_fine(ax, _cell(finer.assign(metric=metric), row, metric), group, spec)
             label_panel(ax, row, title, metric)
         row_legend(row_axes)
     recipes = ", ".join(sorted({r[0] for r in rows} - {""})) or "none"
     note = f"recipe {recipes}; line: mean over seeds, shaded: {spec.band}"
+    note += "; thin: each seed every N steps" if not finer.empty else ""
     fig.suptitle(f"{spec.title}\n{note}", fontsize="medium")
     return fig
 

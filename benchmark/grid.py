@@ -25,6 +25,9 @@ Grid rules:
 - A variant with ``init_from`` starts each of its runs from the final weights of another
   variant's run of the same dataset, architecture and seed (:func:`init_source`); that run
   is the train job's input, so it is trained first.
+- ``evals.<figure>`` (``every``, ``subset``) makes the runs of that figure section evaluate
+  every N steps too (:func:`eval_args`: ``bnnbench train --eval-every --eval-subset``); a
+  run's identity and hash stay the same, its ``evals.csv`` is added.
 """
 
 from __future__ import annotations
@@ -221,8 +224,29 @@ def train_args(config: Config, wildcards: Any) -> str:
         f"--width {width_for(config, arch)}",
         init_args(config, wildcards),
         data_args(config, _wildcard(wildcards, "dataset")),
+        eval_args(config, wildcards),
     ]
     return " ".join(flag for flag in flags if flag)
+
+
+def eval_settings(config: Config, run: RunId) -> tuple[int, int]:
+    """(every, subset) of a run's evaluations every N steps: those of the ``evals`` entries
+    whose figure section needs the run (the same for all of them, :func:`check_evals`);
+    (0, 0) for any other run."""
+    found = {(0, 0)}
+    for name, entry in (config.get("evals") or {}).items():
+        every = int(entry.get("every", 0))
+        if every and run in section_runs(config, "figures", name):
+            found.add((every, int(entry.get("subset", 0))))
+    return max(found)
+
+
+def eval_args(config: Config, wildcards: Any) -> str:
+    """``--eval-every N --eval-subset K`` for a run of a figure section named in ``evals``
+    (nothing for the others, so that their commands stay as they were). A param of the train
+    rule: changing it reruns the runs it names (their numbers stay the same)."""
+    every, subset = eval_settings(config, run_of(wildcards))
+    return f"--eval-every {every} --eval-subset {subset}" if every else ""
 
 
 def run_of(wildcards: Any) -> RunId:
@@ -393,7 +417,27 @@ def check_config(config: Config) -> None:
         width_for(config, arch)
     for variant in config["variants"]:
         _check_init_from(config, variant)
+    check_evals(config)
     checked_once(config, check_registries)
+
+
+def check_evals(config: Config) -> None:
+    """Every ``evals`` entry names a figure of the config, and a run that several of them
+    need gets the same settings from each."""
+    settings: dict[RunId, tuple[str, tuple[int, int]]] = {}
+    for name, entry in (config.get("evals") or {}).items():
+        if name not in config["figures"]:
+            raise ConfigError(f"evals.{name}: not a figure of this config (has {sorted(config['figures'])})")
+        mine = (int(entry.get("every", 0)), int(entry.get("subset", 0)))
+        if not mine[0]:
+            continue
+        for run in section_runs(config, "figures", name):
+            other, theirs = settings.setdefault(run, (name, mine))
+            if theirs != mine:
+                raise ConfigError(
+                    f"evals.{name}: run {run.directory} is also in evals.{other} with other settings "
+                    f"(every, subset) {theirs} vs {mine}; give both the same"
+                )
 
 
 def _check_init_from(config: Config, variant: str) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
-from benchmark import aggregate, curves, figures, histogram_panel, render, tables
+from benchmark import aggregate, curves, evals, figures, histogram_panel, render, tables
 from benchmark.curves import CurveSpec
 from benchmark.errors import UserError
 from methods.registry import Registry, UnknownNameError
@@ -179,7 +179,8 @@ register_table(
         build=lambda runs, reported: tables.ordering(runs),
         display=render.display_ordering,
         note=f"{_ACCURACY}; Δ vs forward: difference to the forward ordering of the same variant "
-        "with its 95% Welch interval. NOT RUN: no finished run." + EXTRAS_NOTE,
+        "with its 95% Welch interval (none for a variant without an ordering: the random_features "
+        "control, every binary layer frozen at initialisation). NOT RUN: no finished run." + EXTRAS_NOTE,
         order=20,
     )
 )
@@ -313,29 +314,33 @@ register_table(
 
 
 def curves_definition(
-    name: str, description: str, spec: CurveSpec, order: int, judged: bool = False
+    name: str, description: str, spec: CurveSpec, order: int, judged: bool = False, fine: bool = False
 ) -> FigureDef:
     """A curves figure (``benchmark.curves``): the spec's metrics of every given run per epoch
     (``<name>.csv``, one row per run and epoch), drawn as mean over seeds with a band, the drawn
-    numbers in ``<name>_summary.csv``."""
+    numbers in ``<name>_summary.csv``. ``fine``: the data also holds each run's evaluations
+    every N steps (``evals.csv``, ``benchmark.evals``), drawn as thin lines, not summarized."""
+    read = functools.partial(aggregate.read_curves, metrics=spec.columns, required=spec.required)
     return FigureDef(
         name=name,
         description=description,
-        read=functools.partial(aggregate.read_curves, metrics=spec.columns, required=spec.required),
+        read=(lambda runs: evals.with_fine_curves(read(runs), runs)) if fine else read,
         draw=lambda data, variants: figures.curves_figure(data, spec, variants),
         order=order,
         judged=judged,
-        summary=lambda data: curves.summarize(data, spec.metrics, spec.band),
+        summary=lambda data: curves.summarize(evals.per_epoch(data), spec.metrics, spec.band),
     )
 
 
 register_figure(
     curves_definition(
         "trajectories",
-        "test accuracy as trained per epoch, STE vs StoMPP, one row of panels per depth (StoMPP Fig. 2b-d)",
+        "test accuracy as trained per epoch (and every N steps where the runs evaluated so), STE vs "
+        "StoMPP, one row of panels per depth (StoMPP Fig. 2b-d)",
         figures.TRAJECTORIES,
         order=10,
         judged=True,
+        fine=True,
     )
 )
 _TRAIN_TEST = ("test_acc_as_trained", "train_acc")  # the StoMPP appendix's testing and training curves

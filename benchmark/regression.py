@@ -264,12 +264,23 @@ def claim_row(claim: cl.Claim, outcome: cl.Outcome) -> dict:
     row = {c: NAN for c in REPORT_COLUMNS} | {"kind": "claim", "verdict": outcome.verdict}
     row |= {"id": f"{claim.id}:{outcome.scope}", "description": claim.description}
     row["n"] = min((p.n for p in outcome.parts), default=0)
-    row["detail"] = "; ".join(p.text for p in outcome.parts)
+    row["detail"] = form_prefix(claim, outcome) + "; ".join(p.text for p in outcome.parts)
     widths = [w for w in (half_width(p.ci_low, p.ci_high) for p in outcome.parts) if math.isfinite(w)]
     row["half_width"] = max(widths, default=NAN)
     if has_interval:
         row |= {"mean": single.estimate, "ci_low": single.ci_low, "ci_high": single.ci_high}
     return row
+
+
+def form_prefix(claim: cl.Claim, outcome: cl.Outcome) -> str:
+    """Which form of ``claim`` judged ``outcome``, for the start of its detail: empty for a claim
+    without a laptop form, else ``laptop form (<the reason's first sentence>): `` or
+    ``paper form: `` (``paper or laptop form: `` when neither had a scope)."""
+    if claim.laptop is None:
+        return ""
+    if outcome.form == cl.LAPTOP_FORM:
+        return f"laptop form ({claim.laptop.short}): "
+    return f"{outcome.form} form: "
 
 
 def claim_rows(claims: list[cl.Claim], tables: cl.Tables, grid: Grid | None = None) -> pd.DataFrame:
@@ -280,7 +291,8 @@ def claim_rows(claims: list[cl.Claim], tables: cl.Tables, grid: Grid | None = No
         for outcome in claim.evaluate(tables):
             row = claim_row(claim, outcome)
             if grid is not None and outcome.verdict == NOT_RUN:
-                row |= awaited_claim(claim.params, outcome, tables, grid)
+                awaited = awaited_claim(claim.judged_by, outcome, tables, grid)
+                row |= awaited | {"detail": form_prefix(claim, outcome) + awaited["detail"]}
             rows.append(row)
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
@@ -296,8 +308,10 @@ def grid_scopes(check: cl.Check, runs: Iterable[RunId], scope: str) -> list[str]
 def awaited_claim(check: cl.Check, outcome: cl.Outcome, tables: cl.Tables, grid: Grid) -> dict[str, str]:
     """Verdict and detail of a NOT RUN claim outcome, from the grid of the table ``check``
     reads: NOT RUN when the grid has no cells in the outcome's scope, or when every run there
-    has finished and the table judged the scope (the missing cells are not in the grid);
-    PENDING when some run there has not finished, or all have and the table lacks the scope."""
+    (and in the other cells the check reads for it, :meth:`~benchmark.claims.Check.other_cells`:
+    a control) has finished and the table judged the scope (the missing cells are not in the
+    grid); PENDING when some run there has not finished, or all have and the table lacks the
+    scope."""
     so_far = "; ".join(p.text.removeprefix(f"{NOT_RUN}: ") for p in outcome.parts)
     runs = grid.runs(check.table)
     if runs is None:
@@ -307,7 +321,8 @@ def awaited_claim(check: cl.Check, outcome: cl.Outcome, tables: cl.Tables, grid:
     if not scopes:
         within = "" if outcome.scope == "all" else f" in {outcome.scope}"
         return {"detail": f"{where} has no cells for {check.needs()}{within}; {so_far}"}
-    inside = [run for run in runs if any(scope_matches(identity_values(run), s) for s in scopes)]
+    scopes_read = scopes + [c for s in scopes for c in check.other_cells(s)]  # a control, say
+    inside = [run for run in runs if any(scope_matches(identity_values(run), s) for s in scopes_read)]
     done, total = grid.progress(inside)
     if done < total:
         progress = f"{done} of {total} runs in {', '.join(scopes)} finished in {where}"
@@ -374,6 +389,10 @@ def report_markdown(report: pd.DataFrame, sources: str = "") -> str:
             "widest), the smallest difference the comparison could have detected: an INCONCLUSIVE claim "
             "with a small half_width shows an effect smaller than it, with a large one a study too small "
             "to tell.",
+            "- A claim with a laptop form (`laptop:` in paper/claims.yaml, chosen for what the claim "
+            "means where a threshold only makes sense on the paper's data) is judged by it on the laptop "
+            "datasets and by the paper form elsewhere; its `detail` begins with `laptop form (<why>):` or "
+            "`paper form:`.",
             "- selection: which epoch the paper's number is (`final`; `best`: the best test epoch, e.g. "
             "OvSW's code keeps the maximum validation top-1 over epochs; `not stated`). Verdicts always "
             "judge our final epoch; best_epoch is our best test epoch's mean, optimistic, shown beside it.",

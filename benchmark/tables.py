@@ -5,7 +5,8 @@ paper's tables. Accuracies are the fully binary network's test top-1, in percent
   gain over the ``ste`` cell of the same dataset/arch/regime (Welch interval) and the
   paper's reported number where one exists.
 - ``ordering``: the variants that have an ordering, per ordering, with the difference to
-  the ``forward`` cell of the same dataset/arch/regime/variant (Welch interval).
+  the ``forward`` cell of the same dataset/arch/regime/variant (Welch interval); a variant
+  without one (the ``random_features`` control) once, without a difference.
 - ``hybrids``: the StoMPP paper's BNN hybrids (appendix B.2: ``hybrid``, StoMPP masks on
   activations with STE weights; ``reverse_hybrid``, StoMPP masks on weights with STE
   activations) next to ``stompp`` and ``ste`` per depth: the depth-scaling cells and gain over
@@ -268,9 +269,11 @@ def hybrids(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def ordering(runs: pd.DataFrame) -> pd.DataFrame:
-    """The ordering table (columns ORDERING_COLUMNS) over the variants that have an ordering."""
+    """The ordering table (columns ORDERING_COLUMNS): the variants that have an ordering, per
+    ordering, and the variants without one once (ordering ``none``: a control such as
+    ``random_features``, which claim S2's laptop form reads), whose Δ vs forward is NaN."""
     check_recipe_per_dataset(runs, "ordering")
-    cells = cell_summary(runs[runs["ordering"] != "none"])
+    cells = cell_summary(runs)
     forward = cells[cells["ordering"] == "forward"]
     out = _difference_to(cells, forward, ["dataset", "arch", "regime", "variant"], "diff_vs_forward")
     out.loc[out["ordering"] == "forward", ["diff_vs_forward", "diff_ci_low", "diff_ci_high"]] = np.nan

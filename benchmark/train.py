@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 import methods
-from benchmark import accounting, checkpoint, records, weights
+from benchmark import accounting, checkpoint, evals, records, weights
 from benchmark.data import DataSource, load_dataset
 from benchmark.errors import UserError
 from benchmark.models import binarizable, build_model
@@ -57,6 +57,7 @@ class RunState:
     wall_seconds: float = 0.0  # time spent on the run before the last resume
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     layer_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    evals: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # evals.csv's rows
 
     @classmethod
     def start(cls, device: torch.device) -> RunState:
@@ -90,6 +91,7 @@ class Session:
     steps_per_epoch: int
     run_start: float = 0.0  # monotonic clock at this process's start of training
     epoch_start: float = 0.0  # monotonic clock at the epoch's start, minus time spent before a resume
+    eval_plan: evals.Plan = evals.Plan()  # evaluations every N steps (benchmark.evals)
 
 
 def train(
@@ -98,12 +100,14 @@ def train(
     show_progress: bool = True,
     policy: checkpoint.Policy | None = None,
     restart: bool = False,
+    eval_plan: evals.Plan | None = None,
 ) -> dict[str, Any]:
     """Run ``spec`` and write its records into ``out_dir``; returns the ``result.json`` dict.
 
     Resumes from ``out_dir/checkpoint.pt`` when one is there (unless ``restart``); writes
     checkpoints by ``policy`` and on SIGTERM/SIGUSR1, after which it raises
-    :class:`benchmark.checkpoint.Preempted`.
+    :class:`benchmark.checkpoint.Preempted`. ``eval_plan``: evaluations every N steps into
+    ``evals.csv`` (``benchmark.evals``; none by default).
     """
     policy = policy or checkpoint.Policy()
     out_dir = prepare_out_dir(Path(out_dir))
@@ -140,6 +144,7 @@ def train(
         torch.Generator().manual_seed(spec.seed),
         Progress(total_steps, spec.run_id.label, enabled=show_progress),
         steps_per_epoch,
+        eval_plan=eval_plan or evals.Plan(),
     )
     run = RunState.start(device)
     if ckpt_path.exists():
@@ -172,6 +177,10 @@ def train(
     result["accounting"] = accounting.final(model, method, example, len(run.history))
     if init is not None:
         result["init"] = init
+    if s.eval_plan.every:
+        result["evals"] = s.eval_plan.record()
+    if run.evals:  # a diverged run's last rows too
+        records.write_csv(out_dir / evals.FILE, run.evals)
     if histogram := s.flips.histogram_rows():  # initial weights, and those never flipped
         records.write_csv(out_dir / HISTOGRAM_FILE, histogram)
     weights.save(out_dir / weights.WEIGHTS_NAME, model, spec.arch, spec.width, spec.identity())
@@ -193,6 +202,8 @@ def finish_epoch(s: Session, run: RunState, stats: dict[str, float], seconds: fl
     run.history.append(row)
     run.layer_rows += [{"epoch": run.epoch, **r} for r in layer_rows]
     write_epoch_records(out_dir, run.history, run.layer_rows)
+    if run.evals:
+        records.write_csv(out_dir / evals.FILE, run.evals)
     s.progress.epoch_done(
         run.epoch,
         s.spec.recipe.epochs,
@@ -233,6 +244,7 @@ def snapshot(s: Session, run: RunState, config_hash: str) -> dict[str, Any]:
         "method": s.method.state_dict(),
         "flips": s.flips.state_dict(),
         "rng": checkpoint.rng_states(s.device),
+        "evals": s.eval_plan.record(),
         "run": {
             **{f.name: getattr(run, f.name) for f in dataclasses.fields(run)},
             "epoch_seconds": time.monotonic() - s.epoch_start,
@@ -251,6 +263,7 @@ def restore(s: Session, payload: dict[str, Any]) -> RunState:
     s.method.load_state_dict(payload["method"])
     s.flips.load_state_dict(payload["flips"])
     checkpoint.set_rng_states(payload["rng"])
+    evals.check_resume(payload.get("evals"), s.eval_plan)
     run = RunState(**payload["run"])
     run.loss_sum, run.correct = run.loss_sum.to(s.device), run.correct.to(s.device)
     return run
@@ -271,6 +284,7 @@ def prepare_out_dir(out_dir: Path) -> Path:
         )
     (out_dir / "result.json").unlink(missing_ok=True)
     (out_dir / weights.WEIGHTS_NAME).unlink(missing_ok=True)
+    (out_dir / evals.FILE).unlink(missing_ok=True)  # a resumed run's rows are in its checkpoint
     return out_dir
 
 
@@ -396,6 +410,8 @@ def _train_batches(s: Session, run: RunState, saver: Saver, batches: Iterator[An
         s.progress.update()
         if run.batch % DIVERGENCE_CHECK_EVERY == 0 and not torch.isfinite(run.loss_sum):
             return {"train_loss": math.nan, "train_acc": math.nan}
+        if s.eval_plan.due(run.step):
+            evaluate_step(s, run)
         saver.at_step_boundary(run.step, stepped=True)
     return {"train_loss": float(run.loss_sum) / run.seen, "train_acc": 100.0 * float(run.correct) / run.seen}
 
@@ -406,6 +422,16 @@ def evaluate(s: Session, mode: EvalMode, epoch: int) -> float:
     return accuracy(s.model, s.data, within, s.device, s.layout, s.spec.recipe.batch_size)
 
 
+def evaluate_step(s: Session, run: RunState) -> None:
+    """The network as trained after step ``run.step`` on the plan's test examples: a row of
+    ``evals.csv`` (``benchmark.evals``); its time is not the epoch's."""
+    start, plan = time.monotonic(), s.eval_plan
+    within = lambda: s.method.evaluating("as_trained", evals.key(run.step))  # noqa: E731
+    acc = accuracy(s.model, s.data, within, s.device, s.layout, s.spec.recipe.batch_size, plan.subset)
+    run.evals.append(evals.row(run.step, s.steps_per_epoch, acc, plan.examples(s.data.test_size)))
+    s.epoch_start += time.monotonic() - start
+
+
 @torch.no_grad()
 def accuracy(
     model: nn.Module,
@@ -414,12 +440,15 @@ def accuracy(
     device: torch.device,
     layout: torch.memory_format,
     batch_size: int,
+    limit: int = 0,
 ) -> float:
-    """Top-1 test accuracy in percent of ``model`` in eval mode, inside the context ``within()``."""
+    """Top-1 test accuracy in percent of ``model`` in eval mode, inside the context ``within()``,
+    on the first ``limit`` test examples (0: all)."""
     model.eval()
     correct, seen = 0, 0
     with within():
-        for inputs, y in data.batches("test", max(batch_size, 256)):
+        batches = data.batches("test", max(batch_size, 256))
+        for inputs, y in evals.first(batches, limit) if limit else batches:
             logits = forward(model, to_device(inputs, device, layout))
             correct += int((logits.argmax(1) == y.to(device)).sum())
             seen += len(y)

@@ -133,7 +133,11 @@ class Method:
 
     @contextlib.contextmanager
     def evaluating(self, mode: EvalMode, epoch: int) -> Iterator[None]:
-        """Context in which the model evaluates as ``mode`` ("binary": everything binary)."""
+        """Context in which the model evaluates as ``mode`` ("binary": everything binary).
+
+        ``epoch`` keys whatever the evaluation draws (its own generator, never the training's):
+        the epoch (1-based) at an epoch's end, ``-step`` for an evaluation after optimizer step
+        ``step`` (``bnnbench train --eval-every``, ``benchmark.evals.key``)."""
         yield
 
     def epoch_metrics(self) -> dict[str, float]:

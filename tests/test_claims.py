@@ -153,7 +153,9 @@ def orderings(bnn: dict[str, float], bwn: dict[str, float], std: float = 0.5, n:
 
 def test_s2_reverse_collapse(claims: dict[str, cl.Claim]) -> None:
     def judge(table: pd.DataFrame) -> str:
-        return verdicts(claims["S2"], cl.Tables(ordering=table))["digits/resnet18/stompp"]
+        # S2's paper form, on a paper dataset (digits is its laptop form's: tests/test_laptop_claims.py)
+        table = table.assign(dataset="cifar10")
+        return verdicts(claims["S2"], cl.Tables(ordering=table))["cifar10/resnet18/stompp"]
 
     assert judge(orderings({"forward": 80.0, "reverse": 12.0}, {})) == HOLDS
     assert judge(orderings({"forward": 80.0, "reverse": 60.0}, {})) == FAILS

@@ -34,10 +34,14 @@ def test_ste_is_never_crossed_with_orderings(config):
 
 def test_ordered_variants_get_every_ordering_of_their_grid(config):
     runs = grid.section_runs(config, "tables", "ordering")
-    assert {r.ordering for r in runs} == {"forward", "reverse", "global", "random"}
-    assert {r.variant for r in runs} == {"stompp"}
+    ordered = [r for r in runs if r.variant == "stompp"]
+    assert {r.ordering for r in ordered} == {"forward", "reverse", "global", "random"}
     # 1 dataset x 2 archs x 2 regimes x 4 orderings x 2 seeds
-    assert len(runs) == 1 * 2 * 2 * 4 * 2
+    assert len(ordered) == 1 * 2 * 2 * 4 * 2
+    # the random-features control (S2's laptop form) has no ordering: once per cell
+    control = [r for r in runs if r.variant == "random_features"]
+    assert {r.ordering for r in control} == {"none"} and len(control) == 1 * 2 * 2 * 2
+    assert len(runs) == len(ordered) + len(control)
 
 
 def test_fp_runs_only_in_regime_fp_once_per_dataset_arch_seed(config):
@@ -113,6 +117,7 @@ def test_cli_arguments(config):
     assert grid.variant_args(config, "stompp") == "--set freeze_end=0.8 --set schedule=cosine"
     assert grid.variant_args(config, "ste") == ""
     run = {"recipe": "mini", "variant": "stompp", "arch": "resnet50", "dataset": "digits"}
+    run |= {"regime": "bwn", "ordering": "forward", "seed": 0}  # not a trajectories run (evals)
     assert grid.train_args(config, run) == (
         f"--method stompp {args} --set freeze_end=0.8 --set schedule=cosine --width 0.125"
     )
@@ -354,7 +359,8 @@ def test_every_config_declares_the_peer_variants(name):
 def test_paper_config_covers_the_full_grid():
     config = load("paper")
     runs = grid.all_runs(config)
-    unused = set(config["variants"]) - {r.variant for r in runs}
+    # random_features is read only by S2's laptop form (laptop datasets): the paper form judges here
+    unused = set(config["variants"]) - {r.variant for r in runs} - {"random_features"}
     # only the mini scale's refresh rates (5 and 25 steps) are not run: paper scale has its own
     assert unused and all(v.startswith(("stompp_sweep_", "stompp_magnitude_")) for v in unused)
     assert all(v.endswith(("_r5", "_r25")) for v in unused)
@@ -424,7 +430,7 @@ def test_the_default_is_found_wherever_snakemake_starts(tmp_path):
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     jobs = dict(line.split() for line in proc.stdout.splitlines() if line.startswith(("train ", "table ")))
-    assert int(jobs["train"]) == len(grid.all_runs(load("smoke"))) == 65
+    assert int(jobs["train"]) == len(grid.all_runs(load("smoke"))) == 69
     assert int(jobs["table"]) == len(load("smoke")["tables"])
 
 

@@ -6,7 +6,8 @@ dataset/arch/variant) and returns comparisons ("parts") whose verdicts come from
 intervals (the rules: :mod:`benchmark.claims.verdicts`).
 
 Checks (``check:`` in the YAML):
-``gain_grows_with_depth`` (S1), ``collapse`` (S2), ``order_insensitive`` (S3),
+``gain_grows_with_depth`` (S1), ``collapse`` (S2; ``collapse_to_control``, its laptop form),
+``order_insensitive`` (S3),
 ``global_freezing`` (S4), ``ranking`` (S5), ``sawtooth`` (S6) on the StoMPP tables;
 ``silent_weights`` (O1), ``components`` (O2), ``convergence`` (O3), ``at_least`` (B1) and
 ``beats`` (P1, P2) on the peers' own tables (``table`` names which), scoped per
@@ -15,24 +16,42 @@ recipe/dataset/arch.
 Modules: :mod:`~benchmark.claims.verdicts` (verdict rules, parts, outcomes),
 :mod:`~benchmark.claims.compare` (two cells to a part), :mod:`~benchmark.claims.cells`
 (the tables and the lookups in them), :mod:`~benchmark.claims.check` (the base of every
-check and the one driver), :mod:`~benchmark.claims.stompp`,
+check and the one driver), :mod:`~benchmark.claims.forms` (a claim's laptop form: another
+check judged on the laptop datasets' rows), :mod:`~benchmark.claims.stompp`,
 :mod:`~benchmark.claims.sawtooth` and :mod:`~benchmark.claims.peers` (the checks),
 :mod:`~benchmark.claims.loader` (claims.yaml).
 """
 
 from benchmark.claims.cells import Tables, find_cell, peer_cell, peer_scopes, scopes
 from benchmark.claims.check import Check, Scope
-from benchmark.claims.compare import compare_greater, compare_within, near_value, share_above, share_ratio
-from benchmark.claims.loader import CHECKS, Claim, build_params, load_claims, parse_claim
+from benchmark.claims.compare import (
+    compare_greater,
+    compare_less,
+    compare_within,
+    near_value,
+    share_above,
+    share_ratio,
+)
+from benchmark.claims.forms import EITHER_FORM, Forms, LaptopForm
+from benchmark.claims.loader import CHECKS, Claim, build_params, load_claims, parse_claim, parse_laptop
 from benchmark.claims.peers import AtLeast, Beats, Components, Convergence, SilentWeights
 from benchmark.claims.sawtooth import Sawtooth, count_recovered_drops, drops_per_seed, sawtooth_verdict
-from benchmark.claims.stompp import Collapse, GainGrowsWithDepth, GlobalFreezing, OrderInsensitive, Ranking
+from benchmark.claims.stompp import (
+    Collapse,
+    CollapseToControl,
+    GainGrowsWithDepth,
+    GlobalFreezing,
+    OrderInsensitive,
+    Ranking,
+)
 from benchmark.claims.verdicts import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
+    LAPTOP_FORM,
     NAN,
     NOT_RUN,
+    PAPER_FORM,
     PENDING,
     UNSUPPORTED,
     Outcome,
@@ -45,11 +64,14 @@ from benchmark.claims.verdicts import (
 
 __all__ = [
     "CHECKS",
+    "EITHER_FORM",
     "FAILS",
     "HOLDS",
     "INCONCLUSIVE",
+    "LAPTOP_FORM",
     "NAN",
     "NOT_RUN",
+    "PAPER_FORM",
     "PENDING",
     "UNSUPPORTED",
     "AtLeast",
@@ -57,10 +79,13 @@ __all__ = [
     "Check",
     "Claim",
     "Collapse",
+    "CollapseToControl",
     "Components",
     "Convergence",
+    "Forms",
     "GainGrowsWithDepth",
     "GlobalFreezing",
+    "LaptopForm",
     "OrderInsensitive",
     "Outcome",
     "Part",
@@ -71,6 +96,7 @@ __all__ = [
     "Tables",
     "build_params",
     "compare_greater",
+    "compare_less",
     "compare_within",
     "conjunction",
     "count_recovered_drops",
@@ -80,6 +106,7 @@ __all__ = [
     "load_claims",
     "near_value",
     "parse_claim",
+    "parse_laptop",
     "peer_cell",
     "peer_scopes",
     "ratio_at_least",

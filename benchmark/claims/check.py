@@ -41,6 +41,12 @@ class Check(ABC):
     def judge(self, table: pd.DataFrame, scope: Scope) -> list[Part]:
         """The comparisons that make up the claim in one scope."""
 
+    def other_cells(self, scope: str) -> list[str]:
+        """Cells outside ``scope`` (``a/b/c``, in identity order) that judging it reads, such as a
+        control of another variant, as scopes in identity order (``digits/resnet18/bnn/x``): the
+        report waits for their runs too (``benchmark.regression.awaited_claim``). None by default."""
+        return []
+
     def evaluate(self, tables: Tables) -> list[Outcome]:
         """One outcome per scope, labelled ``a/b/c`` after its values; a single NOT RUN
         outcome, scope ``all``, when the table was not produced or has no scope."""

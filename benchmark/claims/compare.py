@@ -57,6 +57,13 @@ def compare_greater(a: pd.Series | None, b: pd.Series | None, margin: float, wha
     return _compare(a, b, what, lambda c: greater(c.ci_low, c.ci_high, margin), f"> {margin:g}")
 
 
+def compare_less(a: pd.Series | None, b: pd.Series | None, margin: float, what: str) -> Part:
+    """Part for "a < b + margin" between two table cells: with [low, high] the Welch interval of
+    a - b, HOLDS when high < margin, FAILS when low > margin, INCONCLUSIVE otherwise
+    (:func:`~benchmark.claims.verdicts.greater` on the negated interval)."""
+    return _compare(a, b, what, lambda c: greater(-c.ci_high, -c.ci_low, -margin), f"< {margin:g}")
+
+
 def compare_within(a: pd.Series | None, b: pd.Series | None, k: float, what: str) -> Part:
     """Part for "|a - b| <= k" between two table cells."""
     return _compare(a, b, what, lambda c: within(c.ci_low, c.ci_high, k), f"within ±{k:g}")

@@ -11,9 +11,17 @@ import yaml
 
 from benchmark.claims.cells import Tables
 from benchmark.claims.check import Check
+from benchmark.claims.forms import Forms, LaptopForm
 from benchmark.claims.peers import AtLeast, Beats, BeatsOnEach, Components, Convergence, SilentWeights
 from benchmark.claims.sawtooth import Sawtooth
-from benchmark.claims.stompp import Collapse, GainGrowsWithDepth, GlobalFreezing, OrderInsensitive, Ranking
+from benchmark.claims.stompp import (
+    Collapse,
+    CollapseToControl,
+    GainGrowsWithDepth,
+    GlobalFreezing,
+    OrderInsensitive,
+    Ranking,
+)
 from benchmark.claims.verdicts import Outcome
 from benchmark.errors import UserError
 from benchmark.outputs import claim_inputs
@@ -21,6 +29,7 @@ from benchmark.outputs import claim_inputs
 CHECKS: dict[str, type[Check]] = {
     "gain_grows_with_depth": GainGrowsWithDepth,
     "collapse": Collapse,
+    "collapse_to_control": CollapseToControl,
     "order_insensitive": OrderInsensitive,
     "global_freezing": GlobalFreezing,
     "ranking": Ranking,
@@ -33,19 +42,30 @@ CHECKS: dict[str, type[Check]] = {
     "at_least": AtLeast,
 }
 _CASTS = {"str": str, "float": float, "int": int}
+LAPTOP_KEYS = ("datasets", "reason", "check", "params")
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One entry of claims.yaml: id, description, and the typed parameters of its check."""
+    """One entry of claims.yaml: id, description, the typed parameters of its check (the paper
+    form) and, optionally, its laptop form (judged instead on the laptop form's datasets,
+    :mod:`benchmark.claims.forms`)."""
 
     id: str
     check: str
     description: str
     params: Check = field(repr=False)
+    laptop: LaptopForm | None = field(default=None, repr=False)
+
+    @property
+    def judged_by(self) -> Check:
+        """The check that judges the claim: the paper form's, or both forms split by dataset."""
+        if self.laptop is None:
+            return self.params
+        return Forms(self.params, self.laptop.params, self.laptop.datasets)
 
     def evaluate(self, tables: Tables) -> list[Outcome]:
-        return self.params.evaluate(tables)
+        return self.judged_by.evaluate(tables)
 
 
 def _convert(value: object, type_name: str, where: str) -> object:
@@ -86,14 +106,54 @@ def build_params(
 
 
 def parse_claim(entry: dict, tables: Collection[str] | None = None) -> Claim:
-    """One claims.yaml entry (id, check, description, params) as a :class:`Claim`; ``tables``:
-    the names a claim's ``table`` may take (default: :func:`benchmark.outputs.claim_inputs`)."""
+    """One claims.yaml entry (id, check, description, params, optionally laptop) as a
+    :class:`Claim`; ``tables``: the names a claim's ``table`` may take (default:
+    :func:`benchmark.outputs.claim_inputs`)."""
     if not isinstance(entry, dict) or not {"id", "check", "description"} <= set(entry):
         raise UserError(f"each claim needs 'id', 'check', 'description' and 'params': {entry!r}")
     if entry["check"] not in CHECKS:
         raise UserError(f"claim {entry['id']}: unknown check '{entry['check']}'. Valid: {', '.join(CHECKS)}")
     params = build_params(CHECKS[entry["check"]], entry.get("params") or {}, entry["id"], tables)
-    return Claim(str(entry["id"]), entry["check"], str(entry["description"]), params)
+    laptop = parse_laptop(entry["laptop"], params, entry["id"], tables) if "laptop" in entry else None
+    return Claim(str(entry["id"]), entry["check"], str(entry["description"]), params, laptop)
+
+
+def parse_laptop(
+    mapping: object, paper: Check, claim_id: str, tables: Collection[str] | None = None
+) -> LaptopForm:
+    """A claim's ``laptop:`` mapping: exactly ``datasets`` (a non-empty list of dataset names),
+    ``reason`` (non-empty text), ``check`` (a registered check reading ``paper``'s table) and its
+    ``params``; UserError naming the claim and the key otherwise."""
+    where = f"claim {claim_id}: 'laptop'"
+    if not isinstance(mapping, dict):
+        raise UserError(f"{where} must be a mapping with keys {', '.join(LAPTOP_KEYS)}, got {mapping!r}")
+    unknown = sorted(set(mapping) - set(LAPTOP_KEYS))
+    missing = [k for k in LAPTOP_KEYS if k not in mapping]
+    if unknown or missing:
+        raise UserError(
+            f"{where}: unknown keys {unknown}, missing keys {missing}; "
+            f"a laptop form takes {list(LAPTOP_KEYS)}"
+        )
+    datasets = _convert(mapping["datasets"], "tuple[str, ...]", f"{where}.datasets")
+    if not datasets:
+        raise UserError(f"{where}.datasets must name at least one dataset (the laptop datasets it judges)")
+    reason = mapping["reason"]
+    if not isinstance(reason, str) or not reason.strip():
+        raise UserError(f"{where}.reason must say why the claim has a laptop form, got {reason!r}")
+    name = mapping["check"]
+    if name not in CHECKS:
+        raise UserError(f"{where}.check: unknown check {name!r}. Valid: {', '.join(CHECKS)}")
+    if not isinstance(mapping["params"], dict):
+        raise UserError(
+            f"{where}.params must be a mapping of the check's parameters, got {mapping['params']!r}"
+        )
+    params = build_params(CHECKS[name], mapping["params"], f"{claim_id} (laptop form)", tables)
+    if params.table != paper.table:
+        raise UserError(
+            f"{where}.check '{name}' reads table {params.table!r}; a laptop form judges other rows of "
+            f"the paper form's table {paper.table!r}"
+        )
+    return LaptopForm(tuple(datasets), " ".join(reason.split()), name, params)  # type: ignore[arg-type]
 
 
 def load_claims(path: Path, tables: Collection[str] | None = None) -> tuple[list[Claim], dict]:

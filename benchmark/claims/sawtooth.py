@@ -1,5 +1,12 @@
-"""The StoMPP paper's claim S6 (the sawtooth) over the per-epoch trajectories, and the
-counting of recovered drops in an accuracy curve."""
+"""The StoMPP paper's claim S6 (the sawtooth) over the trajectories, and the counting of
+recovered drops in an accuracy curve.
+
+The curve judged: where every run of a cell was evaluated every N steps too (``evals.csv``,
+``benchmark.evals``: the fine rows of the trajectories data), that finer curve, the only one
+that can show a sawtooth whose period (one freezing slot) is shorter than an epoch; else the
+per-epoch curve. The thresholds are the same for both: a drop is a run of consecutive falling
+evaluations (epochs, or evaluations N steps apart) that falls by more than ``drop_pp``. The
+verdict's detail names the curve."""
 
 from __future__ import annotations
 
@@ -8,18 +15,19 @@ from typing import ClassVar
 
 import pandas as pd
 
+from benchmark import evals
 from benchmark.claims import cells
 from benchmark.claims.check import Check, Scope
 from benchmark.claims.verdicts import FAILS, HOLDS, INCONCLUSIVE, NOT_RUN, Part
 
 
-def count_recovered_drops(epochs: list[int], acc: list[float], last_epoch: float, drop_pp: float) -> int:
-    """Number of drops in a per-epoch accuracy curve that start at an epoch <= last_epoch,
-    fall by more than drop_pp, and are followed by recovery.
+def count_recovered_drops(epochs: list[float], acc: list[float], last_epoch: float, drop_pp: float) -> int:
+    """Number of drops in an accuracy curve (per epoch, or per evaluation at fractional epochs)
+    that start at an epoch <= last_epoch, fall by more than drop_pp, and are followed by recovery.
 
-    A drop is a maximal run of consecutive decreasing epochs (so one long descent counts
+    A drop is a maximal run of consecutive decreasing points (so one long descent counts
     once); it falls by (value before the run) - (value at its end), and it recovers when a
-    later epoch reaches the value before the run.
+    later point reaches the value before the run.
     """
     count, i = 0, 1
     while i < len(acc):
@@ -37,7 +45,8 @@ def count_recovered_drops(epochs: list[int], acc: list[float], last_epoch: float
 
 
 def drops_per_seed(curves: pd.DataFrame, freeze_end: float, drop_pp: float) -> dict[int, int]:
-    """Recovered drops of ``test_acc_as_trained`` per seed of one cell's trajectories."""
+    """Recovered drops of ``test_acc_as_trained`` per seed of one cell's trajectories (one curve:
+    per-epoch rows, or the fine rows of ``benchmark.evals``)."""
     out = {}
     for seed, run in curves.sort_values("epoch").groupby("seed", sort=True):
         total = float(run["epochs"].max()) if "epochs" in run else float(run["epoch"].max())
@@ -62,7 +71,8 @@ def sawtooth_verdict(variant_drops: list[int], baseline_drops: list[int], min_dr
 class Sawtooth(Check):
     """S6: during the freezing phase (epoch <= freeze_end x epochs) every ``variant`` seed shows
     >= min_drops recovered drops of > drop_pp in test accuracy as trained; no ``baseline``
-    seed does."""
+    seed does. Judged on the runs' evaluations every N steps where all of the cell's runs have
+    them (:func:`benchmark.evals.judged_curve`), else per epoch."""
 
     table: ClassVar[str] = "trajectories"
     regime: str
@@ -87,12 +97,13 @@ class Sawtooth(Check):
         dataset, arch = scope
         cell = table[(table["dataset"] == dataset) & (table["arch"] == arch)]
         cell = cell[(cell["regime"] == self.regime) & cell["ordering"].isin([self.ordering, "none"])]
+        cell, curve = evals.judged_curve(cell[cell["variant"].isin([self.variant, self.baseline])])
         v = drops_per_seed(cell[cell["variant"] == self.variant], self.freeze_end, self.drop_pp)
         b = drops_per_seed(cell[cell["variant"] == self.baseline], self.freeze_end, self.drop_pp)
         verdict = sawtooth_verdict(list(v.values()), list(b.values()), self.min_drops)
         text = (
             f"recovered drops > {self.drop_pp:g} pp in the first {self.freeze_end:g} of training "
-            f"(need >= {self.min_drops}) per seed: {self.variant} {v or 'no runs'}, "
+            f"(need >= {self.min_drops}) per seed, on the curve {curve}: {self.variant} {v or 'no runs'}, "
             f"{self.baseline} {b or 'no runs'}: {verdict}"
         )
         return [Part(verdict, text, n=min(len(v), len(b)))]

@@ -12,7 +12,14 @@ import pandas as pd
 from benchmark import stats
 from benchmark.claims import cells
 from benchmark.claims.check import Check, Scope
-from benchmark.claims.compare import compare_greater, compare_within, interval_text, missing, near_value
+from benchmark.claims.compare import (
+    compare_greater,
+    compare_less,
+    compare_within,
+    interval_text,
+    missing,
+    near_value,
+)
 from benchmark.claims.verdicts import NAN, Part, greater
 
 
@@ -112,6 +119,42 @@ class Collapse(OrderingCheck):
             near_value(bad, chance, self.chance_margin_pp, f"{where}/{self.ordering}"),
             compare_greater(ref, bad, self.far_below_pp, f"{where}/{self.reference}"),
         ]
+
+
+@dataclass(frozen=True)
+class CollapseToControl(OrderingCheck):
+    r"""S2's laptop form: ``ordering`` ends no better than the ``control`` variant of the same
+    dataset/arch/regime and > far_below_pp under ``reference``, per dataset/arch/variant.
+
+    "Near chance" at paper scale means that the network learned nothing in its binary body.
+    Where an untrained binary body with a trained head (``control``: ``random_features``, every
+    binary layer frozen at initialisation) scores far above chance, as on ``digits``, that is
+    judged against the control: with :math:`[l, h]` the 95% Welch interval of
+    :math:`\text{ordering} - \text{control}`, HOLDS when :math:`h < m` (control_margin_pp),
+    FAILS when :math:`l > m`, INCONCLUSIVE otherwise (:func:`compare_less`); "far below" as in
+    :class:`Collapse` (Welch, :func:`compare_greater`). A conjunction of the two.
+    """
+
+    control: str
+    control_margin_pp: float
+    far_below_pp: float
+
+    def judge(self, table: pd.DataFrame, scope: Scope) -> list[Part]:
+        dataset, arch, variant = scope
+        where = f"{dataset}/{arch}/{self.regime}"
+        bad = cells.find_cell(table, dataset, arch, self.regime, variant, self.ordering)
+        ref = cells.find_cell(table, dataset, arch, self.regime, variant, self.reference)
+        control = cells.find_cell(table, dataset, arch, self.regime, self.control, self.ordering)
+        versus = f"{where}/{variant}/{self.ordering} vs {self.control}"
+        return [
+            compare_less(bad, control, self.control_margin_pp, versus),
+            compare_greater(ref, bad, self.far_below_pp, f"{where}/{variant}/{self.reference}"),
+        ]
+
+    def other_cells(self, scope: str) -> list[str]:
+        """The control's cell, of another variant than the scope's."""
+        dataset, arch, _variant = scope.split("/")
+        return [f"{dataset}/{arch}/{self.regime}/{self.control}"]
 
 
 @dataclass(frozen=True)

@@ -92,12 +92,18 @@ class Part:
     n: int = 0
 
 
+PAPER_FORM, LAPTOP_FORM = "paper", "laptop"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """A claim judged in one scope (e.g. ``digits/resnet18``)."""
+    """A claim judged in one scope (e.g. ``digits/resnet18``); ``form``: which form of the claim
+    judged it, the paper's (the default) or its laptop form (claims.yaml ``laptop:``,
+    :mod:`benchmark.claims.forms`)."""
 
     scope: str
     parts: list[Part]
+    form: str = PAPER_FORM
 
     @property
     def verdict(self) -> str:
