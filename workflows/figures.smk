@@ -24,7 +24,9 @@ rule figure:
     params:
         stem=lambda wildcards, output: output.pdf.removesuffix(".pdf"),
         figures_dir=config["paper"]["figures_dir"],
-        recipe=lambda wildcards: grid.grid_recipe(config, config["figures"][wildcards.name]),
+        recipe=lambda wildcards: grid.grid_recipe(
+            config, config["figures"][wildcards.name]
+        ),
     shell:
         "bnnbench figure {wildcards.name} --runs {input.runs} --out {params.stem}"
         " --figures-dir {params.figures_dir} --recipe {params.recipe} > {log} 2>&1"
