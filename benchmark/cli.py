@@ -93,13 +93,16 @@ def add_train(sub: Any) -> None:
         "--max-length", type=int, default=128, help="tokens per sentence for text datasets (default 128)"
     )
     p.add_argument(
-        "--classes", type=int, default=None, help="use only the first N classes (imagenet; default all)"
+        "--classes",
+        type=int,
+        default=None,
+        help="use only the first N classes (imagenet, mnist, fashion_mnist; default all)",
     )
     p.add_argument(
         "--per-class",
         type=int,
         default=None,
-        help="use only the first N train images of each class (imagenet; default all)",
+        help="use only the first N train images of each class (imagenet, mnist, fashion_mnist; default all)",
     )
     p.add_argument(
         "--init-from",

@@ -63,14 +63,24 @@ def assert_batches_equal(a: list, b: list) -> None:
 
 
 def test_registry_lists_the_datasets() -> None:
-    expected = ["cifar10", "cifar100", "digits", "fashion_mnist", "imagenet", "mnist", "sst2", "synthetic"]
+    expected = [
+        "cifar10",
+        "cifar100",
+        "digits",
+        "digits8",
+        "fashion_mnist",
+        "imagenet",
+        "mnist",
+        "sst2",
+        "synthetic",
+    ]
     assert DATASETS.names() == expected
 
 
 def test_unknown_name_lists_valid_names_and_suggests() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean 'cifar10'") as err:
         load_dataset("cifar11")
-    assert "cifar100, digits, fashion_mnist, imagenet, mnist, sst2, synthetic" in str(err.value)
+    assert "cifar100, digits, digits8, fashion_mnist, imagenet, mnist, sst2, synthetic" in str(err.value)
 
 
 # -- digits -----------------------------------------------------------------------------------
@@ -116,6 +126,20 @@ def test_digits_are_upsampled_and_normalised_with_train_statistics(digits: Datas
     assert torch.allclose(x_test, (up[test_idx] - mean) / std, atol=1e-5)
     x_train, _ = collect(digits, "train", generator=gen(0))
     assert abs(x_train.mean().item()) < 1e-4 and abs(x_train.std().item() - 1) < 1e-3
+
+
+def test_digits8_are_the_same_split_at_the_native_8x8(digits: Dataset) -> None:
+    native = load_dataset("digits8")
+    assert (native.name, native.image_size, native.train_size, native.test_size) == ("digits8", 8, 1437, 360)
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images).float().unsqueeze(1)
+    train_idx, test_idx = train_test_split(
+        np.arange(len(images)), test_size=0.2, random_state=0, stratify=bunch.target
+    )
+    mean, std = images[train_idx].mean(), images[train_idx].std()
+    x_test, y_test = collect(native, "test")
+    assert torch.allclose(x_test, (images[test_idx] - mean) / std, atol=1e-5)
+    assert torch.equal(y_test, collect(digits, "test")[1])
 
 
 def test_digits_need_no_data_root(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -13,6 +13,7 @@ import torch
 from benchmark.data import DATASETS, Dataset, Split, load_dataset
 from benchmark.data import mnist as mnist_module
 from benchmark.data.idx import IMAGES_MAGIC, IdxError, read_idx
+from benchmark.data.options import DataOptions
 from benchmark.errors import UserError
 from benchmark.recipe import Recipe
 from benchmark.spec import RunSpec
@@ -39,6 +40,26 @@ def test_a_tiny_tree_reads_back_exactly(
     assert y.tolist() == labels.tolist()
     assert data.mean[0] == pytest.approx(written["train"][0].mean(), rel=1e-6)
     assert data.augmentation.flip == flip and data.augmentation.pad == 2
+
+
+def test_classes_and_per_class_take_the_first_images_of_the_first_classes(tmp_path: Path) -> None:
+    written = write_tree(tmp_path, n=(40, 20))  # labels 0..9 in turn: 4 train, 2 test images a class
+    data = load_dataset("fashion_mnist", tmp_path, DataOptions(classes=3, per_class=2))
+    assert (data.num_classes, data.train_size, data.test_size) == (3, 6, 6)
+    assert data.class_names == ("T-shirt/top", "Trouser", "Pullover")
+    images, labels = written["train"]
+    kept = [0, 1, 2, 10, 11, 12]  # the first two of each of the classes 0, 1, 2, in file order
+    x, y = next(data.batches("train", 6, generator=torch.Generator().manual_seed(0)))
+    pixels = (x[:, 0] * data.std[0] + data.mean[0]).round().to(torch.uint8).numpy()
+    order = np.argsort(pixels.reshape(6, -1).sum(1))  # the batch is shuffled: compare as sets
+    expected = images[kept][np.argsort(images[kept].reshape(6, -1).sum(1))]
+    assert np.array_equal(pixels[order], expected)
+    assert sorted(y.tolist()) == sorted(labels[kept].tolist())
+    assert data.mean[0] == pytest.approx(images[kept].mean(), rel=1e-6)
+    _, y_test = next(data.batches("test", 20))
+    assert y_test.tolist() == written["test"][1][np.isin(written["test"][1], [0, 1, 2])].tolist()
+    with pytest.raises(UserError, match=r"--classes 11 must lie in \[2, 10\]"):
+        load_dataset("fashion_mnist", tmp_path, DataOptions(classes=11))
 
 
 def test_the_reader_refuses_a_wrong_magic_and_a_wrong_length(tmp_path: Path) -> None:

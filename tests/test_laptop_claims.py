@@ -65,7 +65,7 @@ def test_s2_has_a_documented_laptop_form_and_keeps_the_paper_form(s2: cl.Claim) 
     assert s2.check == "collapse" and s2.params.chance_margin_pp == 10.0 and s2.params.far_below_pp == 10.0
     laptop = s2.laptop
     assert laptop is not None and laptop.check == "collapse_to_control"
-    assert set(laptop.datasets) == {"digits", "synthetic", "mnist", "fashion_mnist"}
+    assert set(laptop.datasets) == {"digits", "digits8", "synthetic", "mnist", "fashion_mnist"}
     assert not {"cifar10", "cifar100", "imagenet"} & set(laptop.datasets)
     assert laptop.params.control == CONTROL and laptop.params.far_below_pp == s2.params.far_below_pp
     assert "chance" in laptop.reason and "random_features" in laptop.short

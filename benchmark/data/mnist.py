@@ -16,6 +16,10 @@ Images stay uint8 [N, 1, 28, 28] and are normalised per batch by the train pixel
 std (raw units, computed from the files: Fashion-MNIST 72.94 and 90.02). Augmentation: a pad-2
 random crop, and for Fashion-MNIST a horizontal flip (a mirrored garment is the same garment; a
 mirrored digit is not).
+
+Subsets (``--classes N``, ``--per-class N``, config ``data_options``): the first N classes (by
+label) in both splits, and the first N train images of each class in file order; the test split
+keeps every image of the chosen classes.
 """
 
 from __future__ import annotations
@@ -87,23 +91,52 @@ MNIST = IdxLayout(
 @DATASETS.register("fashion_mnist")
 def load_fashion_mnist(data_root: Path | None, options: DataOptions) -> Dataset:
     """Fashion-MNIST: 60,000 train / 10,000 test 28x28 grayscale images of 10 garments."""
-    return load_idx_dataset(FASHION_MNIST, data_root)
+    return load_idx_dataset(FASHION_MNIST, data_root, options)
 
 
 @DATASETS.register("mnist")
 def load_mnist(data_root: Path | None, options: DataOptions) -> Dataset:
     """MNIST: 60,000 train / 10,000 test 28x28 grayscale handwritten digits."""
-    return load_idx_dataset(MNIST, data_root)
+    return load_idx_dataset(MNIST, data_root, options)
 
 
-def load_idx_dataset(layout: IdxLayout, data_root: Path | None) -> Dataset:
-    """Find the files, read both splits, normalise by the train pixels."""
+def load_idx_dataset(layout: IdxLayout, data_root: Path | None, options: DataOptions) -> Dataset:
+    """Find the files, read both splits, take the subset, normalise by the train pixels."""
     directory = find_directory(layout, data_root)
+    classes = check_classes(layout, options.classes)
     train, test = (read_split(layout, directory, split) for split in SPLITS)
+    train = subset(train, classes, options.per_class)
+    test = subset(test, classes, None)
     pixels = train.images.numpy()
     mean, std = float(pixels.mean(dtype=np.float64)), float(pixels.std(dtype=np.float64))
     aug = Augmentation(pad=2, flip=layout.flip)
-    return Dataset(layout.name, len(layout.class_names), train, test, [mean], [std], aug, layout.class_names)
+    names = layout.class_names[:classes]
+    return Dataset(layout.name, classes, train, test, [mean], [std], aug, names)
+
+
+def check_classes(layout: IdxLayout, classes: int | None) -> int:
+    """The number of classes kept: all when None; a UserError outside [2, all]."""
+    total = len(layout.class_names)
+    if classes is None:
+        return total
+    if not 2 <= classes <= total:
+        raise UserError(f"dataset '{layout.name}': --classes {classes} must lie in [2, {total}].")
+    return classes
+
+
+def subset(split: Split, classes: int, per_class: int | None) -> Split:
+    """The images of labels below ``classes``; with ``per_class``, the first ``per_class`` of
+    each label in file order (the order kept)."""
+    labels = split.labels
+    keep = labels < classes
+    if per_class is not None:
+        # rank of each image within its class, in file order
+        onehot = torch.nn.functional.one_hot(labels, int(labels.max()) + 1 if len(labels) else 1)
+        rank = (onehot.cumsum(0) * onehot).sum(1) - 1
+        keep &= rank < per_class
+    if bool(keep.all()):
+        return split
+    return Split(split.images[keep], labels[keep])
 
 
 def find_directory(layout: IdxLayout, data_root: Path | None) -> Path:
