@@ -395,8 +395,8 @@ CONFIG_CASES = {
         ["datasets: unknown dataset 'cifar11'", "Valid datasets:", "cifar10"],
     ),
     "config-unknown-variant": (
-        lambda c: c["tables"]["ordering"].update(variants=["stomp"]),
-        ["tables.ordering.variants: ['stomp'] not declared in the top-level variants", "'stompp'"],
+        lambda c: c["tables"]["peers"].update(variants=["stomp"]),
+        ["tables.peers.variants: ['stomp'] not declared in the top-level variants", "'stompp'"],
     ),
     "config-unknown-recipe": (
         lambda c: c.update(recipe="paper"),

@@ -36,11 +36,12 @@ def test_ordered_variants_get_every_ordering_of_their_grid(config):
     runs = grid.section_runs(config, "tables", "ordering")
     ordered = [r for r in runs if r.variant == "stompp"]
     assert {r.ordering for r in ordered} == {"forward", "reverse", "global", "random"}
-    # 1 dataset x 2 archs x 2 regimes x 4 orderings x 2 seeds
-    assert len(ordered) == 1 * 2 * 2 * 4 * 2
-    # the random-features control (S2's laptop form) has no ordering: once per cell
+    # 1 dataset x 2 archs x 2 regimes x (3 claimed orderings x 5 seeds + random x 2 seeds)
+    assert len(ordered) == 1 * 2 * 2 * (3 * 5 + 1 * 2)
+    # the random-features control (S2's laptop form) has no ordering: once per cell, 5 seeds
+    # in the bnn regime (the claim's), 2 in bwn
     control = [r for r in runs if r.variant == "random_features"]
-    assert {r.ordering for r in control} == {"none"} and len(control) == 1 * 2 * 2 * 2
+    assert {r.ordering for r in control} == {"none"} and len(control) == 1 * 2 * (5 + 2)
     assert len(runs) == len(ordered) + len(control)
 
 
@@ -61,9 +62,14 @@ def test_depth_scaling_grid(config):
             assert (arch, regime, "ste", "none") in cells
             assert (arch, regime, "stompp", "forward") in cells
             assert (arch, regime, "stompp_ste", "forward") in cells
-    # per arch: fp once + (ste, stompp, stompp_ste) x (bnn, bwn); 3 archs; 2 seeds
-    assert len(runs) == (1 + 3 * 2) * 3 * 2
-    assert {r.seed for r in runs} == {0, 1}
+    # per arch: fp once + (ste, stompp, stompp_ste) x (bnn, bwn); 3 archs; 2 seeds; then the
+    # cells the claims compare get seeds 2-4: BNN ste and stompp per arch, stompp_ste on ResNet-50
+    assert len(runs) == (1 + 3 * 2) * 3 * 2 + (2 * 3 + 1) * 3
+    assert {r.seed for r in runs} == {0, 1, 2, 3, 4}
+    five = {(r.arch, r.regime, r.variant) for r in runs if r.seed == 4}
+    assert five == {(a, "bnn", v) for a in ("resnet18", "resnet34", "resnet50") for v in ("ste", "stompp")} | {
+        ("resnet50", "bnn", "stompp_ste")
+    }
     assert {r.recipe for r in runs} == {config["recipe"]}
 
 
@@ -103,8 +109,8 @@ def test_run_directory_layout():
 
 def test_section_overrides_datasets_and_seeds(config):
     config = copy.deepcopy(config)
-    config["tables"]["ordering"]["seeds"] = [7]
-    assert {r.seed for r in grid.section_runs(config, "tables", "ordering")} == {7}
+    config["tables"]["peers"]["seeds"] = [7]
+    assert {r.seed for r in grid.section_runs(config, "tables", "peers")} == {7}
 
 
 def test_cli_arguments(config):
@@ -184,7 +190,7 @@ def test_data_root_from_config_or_environment(config, monkeypatch):
 @pytest.mark.parametrize(
     ("edit", "key"),
     [
-        (lambda c: c["tables"]["ordering"].update(variants=["stomp"]), "tables.ordering.variants"),
+        (lambda c: c["tables"]["peers"].update(variants=["stomp"]), "tables.peers.variants"),
         (
             lambda c: c["figures"]["trajectories"].update(archs=["vgg"]),
             "figures.trajectories.archs",
@@ -221,8 +227,9 @@ PEER_VARIANTS = {"fp", "ste", "stompp", "stompp_ste", "hybrid", "reverse_hybrid"
 
 def test_hybrids_run_only_in_the_bnn_regime(config):
     axes = {
-        **grid.section_axes(config, "tables", "depth_scaling"),
+        **grid.section_axes(config, "tables", "peers"),
         "variants": ["ste", "hybrid", "reverse_hybrid"],
+        "regimes": ["bnn", "bwn"],
     }
     runs = grid.expand(config, axes)
     assert {(r.variant, r.regime) for r in runs} == {
@@ -238,8 +245,8 @@ def test_hybrids_run_only_in_the_bnn_regime(config):
 
 def test_a_variant_without_a_supported_regime_names_the_key(config):
     config = copy.deepcopy(config)
-    config["tables"]["ordering"].update(variants=["stompp", "hybrid"], regimes=["bwn"])
-    with pytest.raises(grid.ConfigError, match=r"tables\.ordering\.variants: 'hybrid'.*\['bnn'\]"):
+    config["tables"]["peers"].update(variants=["stompp", "hybrid"], regimes=["bwn"])
+    with pytest.raises(grid.ConfigError, match=r"tables\.peers\.variants: 'hybrid'.*\['bnn'\]"):
         grid.check_config(config)
 
 
