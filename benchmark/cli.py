@@ -276,17 +276,26 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 # -- tables, figures, report -------------------------------------------------------------
-def add_output(sub: Any, kind: str, help: str) -> argparse.ArgumentParser:
-    """The parser of ``bnnbench table`` or ``figure``: a registered name (listed in the help,
-    from ``benchmark.outputs``) and the runs it is made from."""
-    from benchmark.outputs import listing
+class OutputParser(argparse.ArgumentParser):
+    """The parser of ``bnnbench table`` or ``figure``. Its epilog, the registered names, is read
+    from ``benchmark.outputs`` only when the help is shown: that module imports pandas, SciPy and
+    matplotlib (about 2 s), which ``bnnbench train`` never needs and every run would pay."""
 
-    p = sub.add_parser(
-        kind,
-        help=help,
-        epilog=f"{kind}s:\n{listing(kind)}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    kind = ""
+
+    def format_help(self) -> str:
+        from benchmark.outputs import listing
+
+        self.epilog = f"{self.kind}s:\n{listing(self.kind)}"
+        return super().format_help()
+
+
+def add_output(sub: Any, kind: str, help: str) -> argparse.ArgumentParser:
+    """The parser of ``bnnbench table`` or ``figure``: a registered name (listed in the help)
+    and the runs it is made from."""
+    p = sub.add_parser(kind, help=help, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.__class__ = OutputParser  # argparse builds every subparser with one class
+    p.kind = kind
     p.add_argument("name", help=f"a registered {kind} (listed below)")
     p.add_argument(
         "--runs", nargs="*", default=[], type=Path, help="result.json files (missing ones are NOT RUN)"

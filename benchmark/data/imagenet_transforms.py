@@ -31,12 +31,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as F
 
 CROP = 224  # train and eval crop (reference --train-crop-size, --val-crop-size)
 RESIZE = 256  # eval: shorter side before the central crop (reference --val-resize-size)
@@ -44,10 +43,26 @@ SCALE = (0.08, 1.0)  # area fraction of the crop box (Szegedy et al. 2015; Rando
 RATIO = (3 / 4, 4 / 3)  # aspect ratio (width / height) of the crop box (idem)
 TRIES = 10  # boxes tried before the central fallback (torchvision's RandomResizedCrop)
 FLIP = 0.5  # probability of a horizontal flip (reference presets' hflip_prob)
-INTERPOLATION = InterpolationMode.BILINEAR  # reference --interpolation, with antialias=True
+INTERPOLATION = "bilinear"  # reference --interpolation, with antialias=True (an InterpolationMode value)
 MEAN = (0.485, 0.456, 0.406)  # reference presets, on [0, 1] pixels
 STD = (0.229, 0.224, 0.225)
 DRAWS = 2 * TRIES + 3  # uniforms per training view: (area, log ratio) per try, top, left, flip
+
+
+def _functional() -> Any:
+    """``torchvision.transforms.v2.functional``, imported on first use: importing torchvision
+    takes about 2 s (it loads ``torch._dynamo``), which every training process would otherwise pay
+    at start, whatever its dataset."""
+    from torchvision.transforms.v2 import functional
+
+    return functional
+
+
+def _interpolation() -> Any:
+    """``INTERPOLATION`` as torchvision's ``InterpolationMode``."""
+    from torchvision.transforms.v2 import InterpolationMode
+
+    return InterpolationMode(INTERPOLATION)
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ class Box:
 def decode(path: str) -> torch.Tensor:
     """The image file at ``path`` as uint8 RGB [3, H, W]."""
     with Image.open(path) as image:
-        return F.pil_to_tensor(image.convert("RGB"))
+        return _functional().pil_to_tensor(image.convert("RGB"))
 
 
 def sample_seed(epoch_seed: int, position: int) -> int:
@@ -101,15 +116,17 @@ def train_view(image: torch.Tensor, seed: int) -> torch.Tensor:
     """Random resized crop and flip of a uint8 [3, H, W] image -> uint8 [3, CROP, CROP]."""
     u = torch.rand(DRAWS, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).tolist()
     box = random_box(image.shape[-2], image.shape[-1], u[: DRAWS - 1])
+    F = _functional()
     view = F.resized_crop(
-        image, box.top, box.left, box.height, box.width, [CROP, CROP], INTERPOLATION, antialias=True
+        image, box.top, box.left, box.height, box.width, [CROP, CROP], _interpolation(), antialias=True
     )
     return F.horizontal_flip(view) if u[-1] < FLIP else view
 
 
 def eval_view(image: torch.Tensor) -> torch.Tensor:
     """Shorter side to RESIZE, central CROP x CROP: uint8 [3, H, W] -> uint8 [3, CROP, CROP]."""
-    resized = F.resize(image, [RESIZE], INTERPOLATION, antialias=True)
+    F = _functional()
+    resized = F.resize(image, [RESIZE], _interpolation(), antialias=True)
     return F.center_crop(resized, [CROP, CROP])
 
 
