@@ -412,6 +412,7 @@ def test_bnnbench_check_with_a_config_follows_an_imagenet_cell_until_it_is_judge
     overlay = tmp_path / "imagenet.yaml"
     grid = {"variants": ["ste", "stompp"], "orderings": ["forward"], "regimes": ["bnn"], "seeds": [0, 1]}
     grid |= {"recipe": "paper_imagenet", "datasets": ["imagenet"], "archs": ["resnet50_imagenet"]}
+    grid |= {"parts": [{}]}  # replaces the default's parts (its 5-seed claim cells)
     overlay.write_text(yaml.safe_dump({"tables": {"depth_scaling": grid}}))
     results = tmp_path / "results"
     argv = [
