@@ -28,11 +28,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import UserError
+
+if TYPE_CHECKING:  # the readers import pandas when called: training runs never need it
+    import pandas as pd
 
 FILE = "evals.csv"
 COLUMNS = ("step", "epoch", "test_acc_as_trained", "n_examples")
@@ -121,6 +122,8 @@ def check_resume(recorded: Mapping[str, int] | None, plan: Plan) -> None:
 # --------------------------------------------------------------------------- readers
 def read(run_dir: Path) -> pd.DataFrame | None:
     """A run's ``evals.csv`` (None when it has none); UserError when it lacks a column."""
+    import pandas as pd
+
     path = Path(run_dir) / FILE
     if not path.exists():
         return None
@@ -137,6 +140,8 @@ def with_fine_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     empty, ``test_acc_as_trained`` from the file, the run's cell and seed, and the columns
     :data:`FINE_COLUMNS` (``curve``: :data:`PER_EPOCH` or :data:`FINE`; ``step``, ``every`` (N)
     and ``n_examples`` on the fine rows). ``curves`` unchanged when no run has the file."""
+    import pandas as pd
+
     frames = []
     for run in runs[runs["complete"]].itertuples(index=False):
         table = read(Path(run.path).parent)

@@ -2,13 +2,15 @@
 same images and split at their native 8x8 (a quarter of the pixels, so about a quarter of a
 convolutional network's compute).
 
-Source: ``sklearn.datasets.load_digits`` (the UCI "Optical Recognition of Handwritten Digits"
-test set; 1,797 real 8x8 images, 10 classes, integer pixel values 0..16), shipped inside
-scikit-learn, so nothing is downloaded. Images are upsampled to 16x16 with bilinear
-interpolation (``align_corners=False``), giving 1 channel of float32 in 0..16. The split is fixed
-and stratified: ``train_test_split(test_size=0.2, random_state=0, stratify=labels)``, 1,437
-train / 360 test images (the same for both sizes). Normalisation uses the mean and std of the
-train pixels.
+Source: the file behind ``sklearn.datasets.load_digits``, ``sklearn/datasets/data/digits.csv.gz``
+(the UCI "Optical Recognition of Handwritten Digits" test set; 1,797 real 8x8 images, 10
+classes, integer pixel values 0..16, one image per row followed by its label), shipped inside
+scikit-learn, so nothing is downloaded. It is read directly, without importing scikit-learn
+(which costs about 2 s of every training process's start-up). Images are upsampled to 16x16
+with bilinear interpolation (``align_corners=False``), giving 1 channel of float32 in 0..16. The
+split is fixed and stratified, the one ``train_test_split(test_size=0.2, random_state=0,
+stratify=labels)`` draws (``benchmark.data.stratified``): 1,437 train / 360 test images (the
+same for both sizes). Normalisation uses the mean and std of the train pixels.
 
 Augmentation (``augment=True``): a pad-1 random crop, i.e. a shift of at most one pixel (half a
 pixel of the original 8x8 image; a whole pixel of ``digits8``). No flip: a mirrored digit is a
@@ -17,6 +19,8 @@ different or no digit.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,7 @@ from benchmark.data.augment import Augmentation
 from benchmark.data.dataset import Dataset, Split
 from benchmark.data.options import DataOptions
 from benchmark.data.registry import DATASETS
+from benchmark.data.stratified import stratified_split
 
 IMAGE_SIZE = 16
 NATIVE_SIZE = 8
@@ -48,13 +53,10 @@ def load_digits8(data_root: Path | None, options: DataOptions) -> Dataset:
 
 def digits_dataset(name: str, size: int) -> Dataset:
     """The fixed split of the 1,797 images at ``size`` x ``size`` (8: the pixels as shipped)."""
-    # Imported here: sklearn.datasets takes ~2 s to import, which every CLI call would pay.
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    bunch = sklearn_digits()
-    images = upsample(bunch.images, size)
-    labels = torch.from_numpy(bunch.target.astype(np.int64))
-    train_idx, test_idx = stratified_split(bunch.target)
+    pixels, target = read_digits()
+    images = upsample(pixels, size)
+    labels = torch.from_numpy(target)
+    train_idx, test_idx = (torch.from_numpy(i) for i in stratified_split(target, TEST_FRACTION, SPLIT_SEED))
     train = Split(images[train_idx], labels[train_idx])
     test = Split(images[test_idx], labels[test_idx])
     mean, std = train.images.mean().item(), train.images.std().item()
@@ -69,11 +71,19 @@ def upsample(images: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def stratified_split(labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices (train, test) of the fixed stratified 80/20 split."""
-    from sklearn.model_selection import train_test_split
+def read_digits() -> tuple[np.ndarray, np.ndarray]:
+    """(images [1797, 8, 8] float64, labels [1797] int64) from scikit-learn's ``digits.csv.gz``."""
+    with gzip.open(digits_file(), "rt") as f:
+        table = np.loadtxt(f, delimiter=",")
+    return table[:, :-1].reshape(-1, NATIVE_SIZE, NATIVE_SIZE), table[:, -1].astype(np.int64)
 
-    train_idx, test_idx = train_test_split(
-        np.arange(len(labels)), test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=labels
-    )
-    return torch.from_numpy(train_idx), torch.from_numpy(test_idx)
+
+def digits_file() -> Path:
+    """Where the installed scikit-learn keeps the digits (found without importing it)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the digits dataset ships with scikit-learn, which is not installed: "
+            "pip install -c constraints.txt -e . (or use another --dataset)"
+        )
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
