@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``smoke``, ``bench``, ``paper``, ``slurm``.
+"""Developer sessions: ``nox -s tests``, ``lint``, ``smoke``, ``bench``, ``gpu``, ``paper``, ``slurm``.
 
 Every session runs in the environment nox itself runs in (``venv_backend="none"``): torch
 and friends are installed once, by the README's install command, not once per session.
@@ -119,6 +119,20 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def gpu(session: nox.Session) -> None:
+    """The prepared device check (``tools/gpu_check.py``): every method on the GPU, CPU vs GPU
+    agreement, a SIGTERM resume, images/s; about 5-8 minutes on one GPU. Without CUDA it says
+    so in one line and succeeds. Not part of CI.
+
+    Arguments after ``--`` go to the script: ``--out F`` (the JSON; default
+    results/gpu_check.json), ``--throughput workflows/throughput.json`` (the planner's measured
+    table), ``--cpu-dry-run`` (every part on the CPU at toy sizes), ``--parts ...``.
+    """
+    _require_bnnbench(session)
+    session.run("python", str(ROOT / "tools" / "gpu_check.py"), *session.posargs)
+
+
+@nox.session(venv_backend="none")
 def paper(session: nox.Session) -> None:
     """Regenerate every target of the default config (tables, figure, regression report)."""
     _require_bnnbench(session)
@@ -151,7 +165,9 @@ def slurm(session: nox.Session) -> None:
     Starts munged, slurmctld and slurmd in a temporary directory (``tools/local_slurm.py``;
     installs the Debian packages first if they are missing and apt-get can), runs ``all``
     on the smoke config with ``--profile workflows/profiles/slurm`` and checks every target
-    and that every run is ``ok``. Then the requeue test: the grid again in a fresh
+    and that every run is ``ok``. Then the grid again with the train jobs as SLURM job arrays
+    (``--slurm-array-jobs train``): some must run as array tasks, and every run must equal the
+    first grid's apart from timings. Then the requeue test: the grid again in a fresh
     directory, checkpointing every step; one running ``train`` job is requeued with
     ``scontrol requeue``; the seconds until it trains again are printed and its records
     must equal the uninterrupted run's (``tools/slurm_checks.py``). The daemons are always
@@ -173,6 +189,20 @@ def slurm(session: nox.Session) -> None:
         grid_dir, requeue_dir = base / "grid", base / "requeue"
         session.run(*_slurm_snakemake(grid_dir, SMOKE_CONFIG), "all")
         session.run("python", "-m", "tools.slurm_checks", "grid", str(grid_dir), str(SMOKE_CONFIG))
+        # the train jobs as SLURM job arrays (the plugin's --slurm-array-jobs): same records
+        arrays_dir = base / "arrays"
+        session.run(*_slurm_snakemake(arrays_dir, SMOKE_CONFIG), "--slurm-array-jobs", "train", "all")
+        session.run(
+            "python",
+            "-m",
+            "tools.slurm_checks",
+            "grid",
+            str(arrays_dir),
+            str(SMOKE_CONFIG),
+            "--arrays",
+            "--reference",
+            str(grid_dir),
+        )
         every_step = base / "checkpoint_every_step.yaml"
         every_step.write_text("checkpoint: {seconds: 0, steps: 1}\n")
         configs = (SMOKE_CONFIG, every_step)

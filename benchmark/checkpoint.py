@@ -116,8 +116,10 @@ def save(path: Path, payload: dict[str, Any]) -> None:
         torch.save({"format": FORMAT, **payload}, tmp)
 
 
-def load(path: Path, config_hash: str) -> dict[str, Any]:
-    """Read a checkpoint written for the config with ``config_hash``; refuse any other."""
+def load(path: Path, config_hash: str, runtime: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a checkpoint written for the config with ``config_hash``; refuse any other, naming
+    the runtime settings (precision, compile, determinism) that differ when ``runtime`` (this
+    run's) and the checkpoint's say so."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a damaged file: say which and what to do
@@ -129,6 +131,18 @@ def load(path: Path, config_hash: str) -> dict[str, Any]:
         raise UserError(
             f"the checkpoint {path} has format {payload.get('format')}, this version writes {FORMAT}; "
             "delete it (or pass --restart) to start the run over"
+        )
+    written = payload.get("runtime")
+    if payload.get("config_hash") != config_hash and runtime and written and written != runtime:
+        changed = ", ".join(
+            f"{key}={written.get(key)} (this run: {runtime.get(key)})"
+            for key in sorted(runtime)
+            if written.get(key) != runtime.get(key)
+        )
+        raise UserError(
+            f"refusing to resume: the checkpoint {path} was written with {changed}; a run never "
+            "continues in other numerics. Rerun with its settings, or delete it (or pass --restart) "
+            "to start over"
         )
     if payload.get("config_hash") != config_hash:
         raise UserError(

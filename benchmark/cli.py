@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UserError
+from benchmark.runtime import PLACEMENTS, PRECISIONS, Runtime
 from methods.config import ConfigError
 from methods.registry import UnknownNameError
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_figure(sub)
     add_check(sub)
     add_bench(sub)
+    add_plan(sub)
     return parser
 
 
@@ -112,6 +114,33 @@ def add_train(sub: Any) -> None:
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:k]")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32 (default; no TF32 on CUDA), tf32 (CUDA matmuls/convolutions) or bf16 (autocast; "
+        "BatchNorm and the loss in fp32); part of the run's config",
+    )
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="compile the model's forward with torch.compile (default off); part of the run's config",
+    )
+    p.add_argument(
+        "--deterministic",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="deterministic CUDA: fixed cuBLAS workspace, no cuDNN autotuning (default on; "
+        "--no-deterministic autotunes); part of the run's config",
+    )
+    p.add_argument(
+        "--data-placement",
+        choices=PLACEMENTS,
+        default="auto",
+        help="where in-memory training images live: host (copied per batch), device (moved once, "
+        "augmented there) or auto (device on CUDA); the batches are the same either way",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
     p.add_argument("--out", required=True, type=Path, help="the run directory to write")
     p.add_argument(
@@ -202,6 +231,12 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         data_root=args.data_root,
         threads=args.threads,
         device=args.device,
+        runtime=Runtime(
+            precision=args.precision,
+            compile=args.compile,
+            deterministic=args.deterministic,
+            data=args.data_placement,
+        ),
     )
 
 
@@ -400,6 +435,12 @@ def add_bench(sub: Any) -> None:
     )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--data-share",
+        action="store_true",
+        help="instead: the share of each step spent assembling its batch (CIFAR-shaped uint8 images, "
+        "crop, flip, normalise), images on the host vs on the device, for the first of --methods",
+    )
     p.set_defaults(func=cmd_bench)
 
 
@@ -408,6 +449,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from benchmark.bench import describe_batch, format_bench, run_bench
 
+    if args.data_share:
+        return bench_data_share(args)
     batch = describe_batch(args.arch, args.batch_size, args.image_size, args.seq_len, args.vocab_size)
     medians = run_bench(
         args.arch,
@@ -424,6 +467,59 @@ def cmd_bench(args: argparse.Namespace) -> int:
     threads = torch.get_num_threads()
     print(f"{args.arch} (width {args.width}), {batch}, {args.steps} timed steps, {threads} threads")
     print(format_bench(medians))
+    return 0
+
+
+def bench_data_share(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmark.bench_data import assembly_share, format_shares
+    from benchmark.train import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    method = (args.methods or ["ste"])[0]
+    rows = [
+        assembly_share(args.arch, method, args.width, args.batch_size, args.steps, device, placement)
+        for placement in ("host", "device")
+    ]
+    print(
+        f"{args.arch} (width {args.width}), {method}, batch {args.batch_size} of 3x32x32 uint8 images, "
+        f"{args.steps} timed steps, {device}, {torch.get_num_threads()} threads"
+    )
+    print(format_shares(rows))
+    return 0
+
+
+# -- plan --------------------------------------------------------------------------------
+def add_plan(sub: Any) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="per table and figure: runs, GPU-hours and the SLURM requests of a workflow config",
+        description="The cost of a workflow config (the default, with --configfile overlays laid over "
+        "it as Snakemake does): per table and figure its runs, the GPU-hours they need at the "
+        "throughput table's images per second (measured by nox -s gpu, else estimated from "
+        "multiply-accumulates), and what the SLURM profile requests for each job.",
+    )
+    p.add_argument("--configfile", nargs="*", default=[], type=Path, help="config overlays, in order")
+    p.add_argument("--throughput", type=Path, default=None, help="default: workflows/throughput.json")
+    p.add_argument("--json", type=Path, default=None, help="also write the plan here")
+    p.set_defaults(func=cmd_plan)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from benchmark import configs, plan
+
+    config = configs.load(*args.configfile)
+    table = plan.Throughput.read(args.throughput or plan.THROUGHPUT)
+    result = plan.plan_config(config, table)
+    print(plan.format_plan(result, table))
+    if args.json is not None:
+        body = {k: v for k, v in result.items() if k != "costs"}
+        args.json.write_text(json.dumps(body, indent=2) + "\n")
     return 0
 
 

@@ -45,6 +45,7 @@ from benchmark import facts
 from benchmark.checkcache import checked_once
 from benchmark.errors import UserError
 from benchmark.identity import FP_REGIME, NO_ORDERING, RunId
+from benchmark.runtime import Runtime
 
 SECTIONS = ("tables", "figures")
 AXES = ("datasets", "archs", "regimes", "variants", "orderings", "seeds")
@@ -225,8 +226,24 @@ def train_args(config: Config, wildcards: Any) -> str:
         init_args(config, wildcards),
         data_args(config, _wildcard(wildcards, "dataset")),
         eval_args(config, wildcards),
+        runtime_args(config),
     ]
     return " ".join(flag for flag in flags if flag)
+
+
+def runtime_args(config: Config) -> str:
+    """``--precision``, ``--compile``, ``--no-deterministic``, ``--data-placement`` for the
+    ``runtime`` settings that differ from the defaults (none for a default config, so that its
+    commands stay as they were)."""
+    given = Runtime.from_dict(config.get("runtime"))
+    default = Runtime()
+    flags = {
+        "precision": f"--precision {given.precision}",
+        "compile": "--compile" if given.compile else "--no-compile",
+        "deterministic": "--deterministic" if given.deterministic else "--no-deterministic",
+        "data": f"--data-placement {given.data}",
+    }
+    return " ".join(flag for key, flag in flags.items() if getattr(given, key) != getattr(default, key))
 
 
 def eval_settings(config: Config, run: RunId) -> tuple[int, int]:
@@ -333,19 +350,27 @@ def resource_estimate(config: Config, dataset: str, arch: str) -> dict[str, int]
     return {key: int(next(layer[key] for layer in layers if key in layer)) for key in RESOURCE_KEYS}
 
 
-def train_resources(config: Config, wildcards: Any, attempt: int = 1) -> dict[str, int]:
+def train_resources(config: Config, wildcards: Any, attempt: int = 1, planned: bool = True) -> dict[str, int]:
     """The resources of one ``train`` job, as the SLURM executor plugin reads them.
 
     ``wildcards`` needs ``dataset`` and ``arch`` (Snakemake's wildcards, or any object
     with those attributes or keys). The runtime grows with the retry ``attempt`` (1, 2,
     ...): ``runtime * runtime_growth ** (attempt - 1)`` minutes, rounded up, so a run
-    that hit its time limit (and checkpointed) asks for more the next time. CPUs are
+    that hit its time limit (and checkpointed) asks for more the next time. With
+    ``resources.from_plan`` the first attempt's runtime is the run's planned one
+    (``benchmark.plan.planned_minutes``; ``wildcards`` then name the whole run), unless
+    ``planned`` is False. CPUs are
     the config's ``threads`` plus the dataset's loader ``workers`` (``data_options``):
     ``cpus_per_gpu`` for a GPU job, ``cpus_per_task`` otherwise (the other one is 0, which
     the plugin ignores).
     """
     dataset, arch = (_wildcard(wildcards, name) for name in ("dataset", "arch"))
     estimate = resource_estimate(config, dataset, arch)
+    from_plan = (config.get("resources") or {}).get("from_plan")
+    if from_plan and planned:  # the runtime from the cost planner (benchmark.plan), per run
+        from benchmark import plan
+
+        estimate["runtime"] = plan.planned_minutes(config, run_of(wildcards), from_plan)
     growth = float((config.get("resources") or {}).get("runtime_growth", RESOURCE_DEFAULTS["runtime_growth"]))
     runtime = math.ceil(estimate["runtime"] * growth ** (max(int(attempt), 1) - 1))
     workers = ((config.get("data_options") or {}).get(dataset) or {}).get("workers") or 0
@@ -366,11 +391,13 @@ def train_resource(config: Config, name: str) -> Callable[[Any, int], int] | int
     evaluate per job), else a resource callable of the wildcards and the attempt."""
     if name not in TRAIN_RESOURCES:
         raise ValueError(f"unknown train resource '{name}' (has {TRAIN_RESOURCES})")
+    if name == "runtime" and (config.get("resources") or {}).get("from_plan"):
+        return lambda wildcards, attempt: train_resources(config, wildcards, attempt)[name]
     estimates = (config.get("resources") or {}).get("estimates") or {}
     datasets = {"", *(config.get("datasets") or []), *estimates, *(config.get("data_options") or {})}
     archs = {"", *(config.get("archs") or []), *(a for per in estimates.values() for a in per or {})}
     values = {
-        train_resources(config, {"dataset": dataset, "arch": arch}, attempt)[name]
+        train_resources(config, {"dataset": dataset, "arch": arch}, attempt, planned=False)[name]
         for dataset, arch in product(sorted(datasets), sorted(archs))
         for attempt in (1, 2)
     }

@@ -20,6 +20,7 @@ from benchmark.errors import UserError
 from benchmark.identity import NO_ORDERING, RunId, check_name
 from benchmark.models import ARCHS
 from benchmark.recipe import Recipe
+from benchmark.runtime import Runtime
 from methods.config import ConfigError, MethodConfig
 
 
@@ -50,6 +51,7 @@ class RunSpec:
     data_root: str | None = None
     threads: int | None = None
     device: str = "auto"
+    runtime: Runtime = Runtime()
     method_config: MethodConfig = dataclasses.field(init=False, repr=False)
     init_digest: str | None = dataclasses.field(init=False, repr=False, default=None)
 
@@ -80,11 +82,14 @@ class RunSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything that decides the run's numbers (not where it runs or how fast). The data
-        options appear only where they differ from the defaults, so that the configs (and
-        hashes) of runs on datasets that read none stay what they were."""
+        options and the runtime's numeric settings (``benchmark.runtime``) appear only where
+        they differ from the defaults, so that the configs (and hashes) of runs that set none
+        stay what they were."""
         d = dataclasses.asdict(self)
-        for key in ("data_root", "threads", "device", "data_options", "init_from", "init_digest"):
+        for key in ("data_root", "threads", "device", "runtime", "data_options", "init_from", "init_digest"):
             d.pop(key)
+        if numeric := self.runtime.config_entry():  # precision, compile, determinism (not defaults)
+            d["runtime"] = numeric
         d["recipe"] = self.recipe.to_dict()
         data = self.data_options.to_dict()
         if data != DataOptions().to_dict():

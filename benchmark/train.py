@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 import methods
-from benchmark import accounting, checkpoint, evals, records, weights
-from benchmark.data import DataSource, load_dataset
+from benchmark import accounting, checkpoint, evals, records, runtime, weights
+from benchmark.data import Dataset, DataSource, load_dataset
 from benchmark.errors import UserError
 from benchmark.models import binarizable, build_model
 from benchmark.progress import Progress
@@ -92,6 +92,7 @@ class Session:
     run_start: float = 0.0  # monotonic clock at this process's start of training
     epoch_start: float = 0.0  # monotonic clock at the epoch's start, minus time spent before a resume
     eval_plan: evals.Plan = evals.Plan()  # evaluations every N steps (benchmark.evals)
+    amp: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext  # bf16 autocast
 
 
 def train(
@@ -117,6 +118,9 @@ def train(
     device = resolve_device(spec.device)
     configure_torch(spec, device)
     data = load_dataset(spec.dataset, spec.data_root, spec.data_options)
+    on_device = spec.runtime.data_on_device(device, isinstance(data, Dataset))
+    if on_device:
+        data = data.to(device)
     method = make_method(spec)
     init = initial_weights(spec, data, device)
     model, method = build(spec, data, method, device)
@@ -145,10 +149,11 @@ def train(
         Progress(total_steps, spec.run_id.label, enabled=show_progress),
         steps_per_epoch,
         eval_plan=eval_plan or evals.Plan(),
+        amp=runtime.autocast(spec.runtime, device),
     )
     run = RunState.start(device)
     if ckpt_path.exists():
-        run = restore(s, checkpoint.load(ckpt_path, config_hash))
+        run = restore(s, checkpoint.load(ckpt_path, config_hash, spec.runtime.numerics()))
         s.progress.advance_to(run.step)
         s.progress.log(f"resumed from {ckpt_path} at step {run.step}")
     # written once a checkpoint (if any) was accepted: a refused resume leaves the old config
@@ -173,6 +178,7 @@ def train(
     s.progress.close()
     wall = run.wall_seconds + time.monotonic() - s.run_start
     result = make_result(spec, data, run.history, status, run.step, wall, config, device)
+    result["provenance"]["runtime"] = spec.runtime.record(device, on_device)
     example = to_device(data.example_input(1), device, s.layout)
     result["accounting"] = accounting.final(model, method, example, len(run.history))
     if init is not None:
@@ -237,6 +243,7 @@ class Saver:
 def snapshot(s: Session, run: RunState, config_hash: str) -> dict[str, Any]:
     return {
         "config_hash": config_hash,
+        "runtime": s.spec.runtime.numerics(),
         "identity": s.spec.identity(),
         "model": s.model.state_dict(),
         "optimizers": [opt.state_dict() for opt in s.optimizers],
@@ -297,13 +304,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def configure_torch(spec: RunSpec, device: torch.device) -> None:
-    """Seed every RNG and make CPU runs deterministic."""
+    """Seed every RNG and set the runtime's flags (``benchmark.runtime``: on CUDA only; CPU
+    kernels are deterministic for a fixed thread count already)."""
     if spec.threads:
         torch.set_num_threads(spec.threads)
-    if device.type == "cuda":
-        # CPU kernels are deterministic for a fixed thread count already; enabling this flag on
-        # CPU would only cost a ~2 s import of torch._dynamo per run.
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    runtime.configure(spec.runtime, device)
     random.seed(spec.seed)
     np.random.seed(spec.seed % 2**32)
     torch.manual_seed(spec.seed)
@@ -321,7 +326,8 @@ def build(spec: RunSpec, data: DataSource, method: Method, device: torch.device)
         weights.load_into(model, weights.resolve(spec.init_from), spec.arch)
     example = to_device(data.example_input(), device, torch.contiguous_format)
     model = method.convert(model, example, binarizable(spec.arch))
-    return model.to(memory_format=memory_format(model)), method
+    model = model.to(memory_format=memory_format(model))
+    return runtime.prepare_model(model, spec.runtime), method
 
 
 def initial_weights(spec: RunSpec, data: DataSource, device: torch.device) -> dict[str, Any] | None:
@@ -400,7 +406,15 @@ def _train_batches(s: Session, run: RunState, saver: Saver, batches: Iterator[An
         saver.at_step_boundary(run.step, stepped=False)
         inputs, y = to_device(inputs, s.device, s.layout), y.to(s.device, non_blocking=True)
         loss, logits = training_step(
-            s.model, s.method, s.optimizers, inputs, y, run.step, flips=s.flips, schedulers=s.schedulers
+            s.model,
+            s.method,
+            s.optimizers,
+            inputs,
+            y,
+            run.step,
+            flips=s.flips,
+            schedulers=s.schedulers,
+            autocast=s.amp,
         )
         run.loss_sum += loss.detach() * len(y)
         run.correct += (logits.detach().argmax(1) == y).sum()
@@ -419,7 +433,7 @@ def _train_batches(s: Session, run: RunState, saver: Saver, batches: Iterator[An
 def evaluate(s: Session, mode: EvalMode, epoch: int) -> float:
     """Top-1 test accuracy in percent, with the network in ``mode``."""
     within = lambda: s.method.evaluating(mode, epoch)  # noqa: E731
-    return accuracy(s.model, s.data, within, s.device, s.layout, s.spec.recipe.batch_size)
+    return accuracy(s.model, s.data, within, s.device, s.layout, s.spec.recipe.batch_size, amp=s.amp)
 
 
 def evaluate_step(s: Session, run: RunState) -> None:
@@ -427,7 +441,8 @@ def evaluate_step(s: Session, run: RunState) -> None:
     ``evals.csv`` (``benchmark.evals``); its time is not the epoch's."""
     start, plan = time.monotonic(), s.eval_plan
     within = lambda: s.method.evaluating("as_trained", evals.key(run.step))  # noqa: E731
-    acc = accuracy(s.model, s.data, within, s.device, s.layout, s.spec.recipe.batch_size, plan.subset)
+    batch = s.spec.recipe.batch_size
+    acc = accuracy(s.model, s.data, within, s.device, s.layout, batch, plan.subset, amp=s.amp)
     run.evals.append(evals.row(run.step, s.steps_per_epoch, acc, plan.examples(s.data.test_size)))
     s.epoch_start += time.monotonic() - start
 
@@ -441,15 +456,17 @@ def accuracy(
     layout: torch.memory_format,
     batch_size: int,
     limit: int = 0,
+    amp: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> float:
     """Top-1 test accuracy in percent of ``model`` in eval mode, inside the context ``within()``,
-    on the first ``limit`` test examples (0: all)."""
+    on the first ``limit`` test examples (0: all); the forward pass inside ``amp()``."""
     model.eval()
     correct, seen = 0, 0
     with within():
         batches = data.batches("test", max(batch_size, 256))
         for inputs, y in evals.first(batches, limit) if limit else batches:
-            logits = forward(model, to_device(inputs, device, layout))
+            with amp():
+                logits = forward(model, to_device(inputs, device, layout))
             correct += int((logits.argmax(1) == y.to(device)).sum())
             seen += len(y)
     model.train()

@@ -3,7 +3,8 @@ benchmark and the tests (DESIGN 3: the loop calls only the protocol's hooks, in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -25,15 +26,18 @@ def training_step(
     *,
     flips: FlipTracker | None = None,
     schedulers: Sequence[Any] = (),
+    autocast: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> tuple[Tensor, Tensor]:
     """One optimizer step (0-based global ``step``); returns (loss, logits), both attached.
 
-    ``before_forward``, forward, cross-entropy, backward, ``after_backward``, every optimizer's
-    step, ``after_step``, then the flip statistics and every scheduler.
+    ``before_forward``, forward (inside ``autocast()``: mixed precision, ``benchmark.runtime``),
+    cross-entropy in float32, backward, ``after_backward``, every optimizer's step,
+    ``after_step``, then the flip statistics and every scheduler.
     """
     method.before_forward(step)
-    logits = forward(model, inputs)
-    loss = F.cross_entropy(logits, targets)
+    with autocast():
+        logits = forward(model, inputs)
+    loss = F.cross_entropy(logits.float(), targets)
     for opt in optimizers:
         opt.zero_grad(set_to_none=True)
     loss.backward()

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from benchmark.bench import bench_data, run_bench
+from benchmark.bench_data import cifar_shaped
 from benchmark.cli import main
 
 
@@ -67,3 +68,37 @@ def test_bench_batch_is_seeded_and_of_the_kind_the_arch_takes() -> None:
     assert torch.equal(ids["input_ids"], again["input_ids"])
     images, _ = next(bench_data("mobilenetv2", 2, image_size=8).batches("test", 2))
     assert images.shape == (2, 3, 8, 8)
+
+
+def test_bench_data_share_times_both_placements(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [
+        "bench",
+        "--data-share",
+        "--width",
+        "0.0625",
+        "--batch-size",
+        "4",
+        "--steps",
+        "2",
+        "--device",
+        "cpu",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(
+        "resnet18 (width 0.0625), ste, batch 4 of 3x32x32 uint8 images, 2 timed steps, cpu"
+    )
+    rows = {line.split()[0]: line.split() for line in out[2:]}
+    assert set(rows) == {"host", "device"}
+    for cells in rows.values():
+        assemble, step, share = float(cells[1]), float(cells[2]), float(cells[3].rstrip("%"))
+        assert assemble > 0 and step > 0
+        assert share == pytest.approx(100 * assemble / (assemble + step), abs=1.0)
+
+
+def test_cifar_shaped_batches_are_uint8_pixels_augmented_and_normalised() -> None:
+    data = cifar_shaped(16)
+    x, y = next(data.batches("train", 8, generator=torch.Generator().manual_seed(0), augment=True))
+    assert x.dtype == torch.float32 and x.shape == (8, 3, 32, 32) and y.shape == (8,)
+    assert data.augmentation.pad == 4 and data.augmentation.flip
+    assert abs(float(x.mean())) < 0.5  # normalised with CIFAR's statistics

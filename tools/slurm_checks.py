@@ -59,6 +59,16 @@ def check_grid(workdir: Path, config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def check_arrays(workdir: Path) -> list[str]:
+    """Problems of a grid run with ``--slurm-array-jobs train``: no train job ran as a task of a
+    SLURM job array (the plugin names such logs ``<array id>_<task>.log``)."""
+    logs = sorted((workdir / "results" / "logs" / "slurm" / "rule_train").glob("*.log"))
+    tasks = [p for p in logs if re.fullmatch(r"\d+_\d+\.log", p.name)]
+    arrays = {p.name.split("_")[0] for p in tasks}
+    print(f"{len(tasks)} train jobs ran as tasks of {len(arrays)} SLURM job arrays ({len(logs)} logs)")
+    return [] if tasks else [f"no array task log under {workdir}/results/logs/slurm/rule_train"]
+
+
 # -- comparing two runs ----------------------------------------------------------------
 
 
@@ -299,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("grid", help="every target exists and every run finished ok")
     p.add_argument("workdir", type=Path)
     p.add_argument("configfiles", type=Path, nargs="+", help="the --configfile list the grid ran with")
+    p.add_argument("--arrays", action="store_true", help="also: its train jobs ran as SLURM job arrays")
+    p.add_argument("--reference", type=Path, default=None, help="also: its runs equal this grid's")
     p = sub.add_parser("compare", help="two run directories are equal except timings")
     p.add_argument("run_dir", type=Path)
     p.add_argument("reference_dir", type=Path)
@@ -311,9 +323,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "grid":
-        return _report(
-            check_grid(args.workdir, configs.load(*args.configfiles)), f"grid OK in {args.workdir}"
-        )
+        config = configs.load(*args.configfiles)
+        problems = check_grid(args.workdir, config)
+        if args.arrays:
+            problems += check_arrays(args.workdir)
+        if args.reference is not None:
+            problems += _compare_all(args.workdir, args.reference, config)
+        return _report(problems, f"grid OK in {args.workdir}")
     if args.command == "compare":
         return _report(compare_runs(args.run_dir, args.reference_dir), "runs equal except timings")
     command = args.snakemake[1:] if args.snakemake[:1] == ["--"] else args.snakemake

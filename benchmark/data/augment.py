@@ -46,6 +46,9 @@ class AugmentParams:
     def __getitem__(self, index: slice) -> AugmentParams:
         return AugmentParams(self.offsets[index], self.flips[index])
 
+    def to(self, device: torch.device) -> AugmentParams:
+        return AugmentParams(self.offsets.to(device), self.flips.to(device))
+
 
 def draw_params(aug: Augmentation, n: int, generator: torch.Generator | None) -> AugmentParams:
     """Draw crop offsets, then flips, for ``n`` images; parts that are off draw nothing."""
@@ -69,8 +72,8 @@ def apply_augmentation(images: torch.Tensor, params: AugmentParams, pad: int) ->
     b, c, h, w = images.shape
     padded = F.pad(images, (pad, pad, pad, pad)) if pad > 0 else images
     # Separable gathers (rows, then columns) run faster than one 4-D advanced index.
-    rows = params.offsets[:, 0:1] + torch.arange(h)  # [B, H]
+    rows = params.offsets[:, 0:1] + torch.arange(h, device=images.device)  # [B, H]
     rows = rows.view(b, 1, h, 1).expand(b, c, h, padded.shape[3])
-    j = torch.arange(w)
+    j = torch.arange(w, device=images.device)
     cols = params.offsets[:, 1:2] + torch.where(params.flips[:, None], w - 1 - j, j)  # [B, W]
     return padded.gather(2, rows).gather(3, cols.view(b, 1, 1, w).expand(b, c, h, w))

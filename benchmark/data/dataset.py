@@ -117,6 +117,25 @@ class Dataset:
             f"train={self.train_size}, test={self.test_size})"
         )
 
+    @property
+    def device(self) -> torch.device:
+        """Where the images live (CPU unless :meth:`to` moved them)."""
+        return self._splits["train"].images.device
+
+    def to(self, device: torch.device | str) -> Dataset:
+        """The same dataset with its images, labels and normalisation on ``device`` (pixels
+        keep their dtype: CIFAR's uint8 stays uint8). Batches are then gathered, augmented and
+        normalised there; the epoch's order and augmentation are still drawn from the CPU
+        generator, so the batches equal the host path's for the same generator state."""
+        moved = Dataset.__new__(Dataset)
+        moved.__dict__.update(self.__dict__)
+        moved._splits = {
+            name: Split(split.images.to(device), split.labels.to(device))
+            for name, split in self._splits.items()
+        }
+        moved._mean, moved._std = self._mean.to(device), self._std.to(device)
+        return moved
+
     def example_input(self, batch: int = 2) -> torch.Tensor:
         """A batch as the model takes it (zeros, shape [batch, C, S, S]), for tracing the model's
         execution order and counting its operations: the trainer never builds one itself."""
@@ -140,8 +159,8 @@ class Dataset:
         start_batch: int = 0,
     ) -> Iterator[Batch]:
         """One epoch of ``(inputs, targets)``: inputs float32 [B, C, S, S] normalised, targets
-        int64 [B], on CPU (the trainer needs only that targets are class indices and that the
-        model takes the inputs).
+        int64 [B], on the dataset's :attr:`device` (the trainer needs only that targets are
+        class indices and that the model takes the inputs).
 
         train: shuffled by a permutation drawn from ``generator`` (torch's global generator
         when None) at call time, then, with ``augment``, the epoch's augmentation parameters
@@ -180,6 +199,9 @@ class Dataset:
         start: int,
         stop: int,
     ) -> Iterator[Batch]:
+        device = data.images.device  # the plan was drawn on the CPU: one copy per epoch
+        order = order.to(device)
+        params = params.to(device) if params is not None else None
         for k in range(start, stop):
             window = slice(k * batch_size, (k + 1) * batch_size)
             index = order[window]
