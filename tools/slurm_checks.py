@@ -62,7 +62,7 @@ def check_grid(workdir: Path, config: Mapping[str, Any]) -> list[str]:
 def check_arrays(workdir: Path) -> list[str]:
     """Problems of a grid run with ``--slurm-array-jobs train``: no train job ran as a task of a
     SLURM job array (the plugin names such logs ``<array id>_<task>.log``)."""
-    logs = sorted((workdir / "results" / "logs" / "slurm" / "rule_train").glob("*.log"))
+    logs = sorted((workdir / "results" / "logs" / "slurm" / "rule_train").rglob("*.log"))
     tasks = [p for p in logs if re.fullmatch(r"\d+_\d+\.log", p.name)]
     arrays = {p.name.split("_")[0] for p in tasks}
     print(f"{len(tasks)} train jobs ran as tasks of {len(arrays)} SLURM job arrays ({len(logs)} logs)")
