@@ -307,8 +307,8 @@ def requested(config: Mapping[str, Any], cost: RunCost) -> tuple[int, int]:
     """(runtime minutes, GPUs) the SLURM profile asks for the run's first attempt."""
     from benchmark import grid
 
-    estimate = grid.resource_estimate(config, cost.run.dataset, cost.run.arch)
-    return estimate["runtime"], estimate["gpus"]
+    asked = grid.train_resources(config, cost.run)
+    return asked["runtime"], asked["gpu"]
 
 
 def format_plan(plan: Mapping[str, Any], table: Throughput) -> str:

@@ -110,3 +110,5 @@ def test_from_plan_derives_each_jobs_runtime(tmp_path: Path, monkeypatch: pytest
     assert grid.train_resources(config, r18, 1)["runtime"] == minutes
     assert grid.train_resources(config, r18, 2)["runtime"] == 2 * minutes  # runtime_growth 2
     assert callable(grid.train_resource(config, "runtime"))
+    cost = plan.RunCost(r18, 200, 1000.0, "measured", hours)
+    assert plan.requested(config, cost) == (minutes, 1)  # what `bnnbench plan` prints
