@@ -165,6 +165,14 @@ class Stompp(Method):
         self.before_forward(0)
 
     def before_forward(self, step: int) -> None:
+        self.set_fractions(step)
+        refresh = self.config.refresh > 0 and step > 0 and step % self.config.refresh == 0
+        for f, layer, wq in zip(self.fractions, self.layers, self.weight_masks, strict=True):
+            if wq is not None and 0.0 < f < 1.0 and (refresh or not wq.drawn):
+                wq.redraw(layer.weight)
+
+    def set_fractions(self, step: int) -> None:
+        """Every layer's frozen fraction at ``step``, given to its weight and input masks."""
         self.step = step
         c = self.config
         self.fractions = layer_fractions(
@@ -177,15 +185,10 @@ class Stompp(Method):
             c.schedule_steps,
             c.exp_rate,
         )
-        refresh = c.refresh > 0 and step > 0 and step % c.refresh == 0
-        for f, layer, wq, aq in zip(
-            self.fractions, self.layers, self.weight_masks, self.act_masks, strict=True
-        ):
+        for f, wq, aq in zip(self.fractions, self.weight_masks, self.act_masks, strict=True):
             for q in (wq, aq):
                 if q is not None:
                     q.fraction = f
-            if wq is not None and 0.0 < f < 1.0 and (refresh or not wq.drawn):
-                wq.redraw(layer.weight)
 
     @torch.no_grad()
     def after_step(self, step: int) -> None:
@@ -257,9 +260,14 @@ class Stompp(Method):
         return {
             "generator": self.generator.get_state() if self.generator is not None else None,
             "drawn": [q.drawn if q is not None else False for q in self.weight_masks],
+            "step": self.step,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Also the fractions of the last step trained: a run resumed after an epoch's last step
+        evaluates that epoch before any further step sets them (masks are model buffers)."""
+        if "step" in state:
+            self.set_fractions(int(state["step"]))
         if state.get("generator") is not None and self.generator is not None:
             self.generator.set_state(state["generator"])
         for q, drawn in zip(self.weight_masks, state.get("drawn", []), strict=False):

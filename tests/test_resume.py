@@ -101,8 +101,11 @@ def test_every_method_resumes_bit_for_bit_after_a_stop_signal(
     assert_same_records(tmp_path / "whole", tmp_path / "stopped")
 
 
-def test_a_stop_between_epochs_resumes_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = spec_for("stompp_ste", epochs=3)
+@pytest.mark.parametrize("method", ["stompp_ste", "stompp"])  # stompp: its as-trained evaluation
+def test_a_stop_between_epochs_resumes_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    spec = spec_for(method, epochs=3)
     train_module.train(spec, tmp_path / "whole", show_progress=False)
     with monkeypatch.context() as patch:
         stop_at(patch, STEPS_PER_EPOCH)  # the last step of epoch 1: stops before evaluating it

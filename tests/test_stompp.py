@@ -187,3 +187,19 @@ def test_config_validation_names_the_key() -> None:
         methods.build_method("stompp", {"refresh": "-1"}, "bnn", 0)
     with pytest.raises(methods.ConfigError, match="ordering"):
         methods.build_method("stompp", {"ordering": "sideways"}, "bnn", 0)
+
+
+def test_a_restored_method_has_the_fractions_of_its_last_step() -> None:
+    """A run resumed after an epoch's last step evaluates that epoch before training again:
+    the masks' fractions must be those of the step the checkpoint was taken at."""
+    model, method = make()
+    method.setup(10, torch.device("cpu"))
+    train_steps(model, method, range(6), 10)
+    fresh_model, fresh = make()
+    fresh.setup(10, torch.device("cpu"))
+    fresh_model.load_state_dict(model.state_dict())
+    fresh.load_state_dict(method.state_dict())
+    assert fresh.step == method.step == 5 and fresh.fractions == method.fractions
+    assert any(f > 0.0 for f in fresh.fractions)
+    restored = [q.fraction for q in fresh._quantizers()]
+    assert restored == [q.fraction for q in method._quantizers()]
