@@ -26,7 +26,7 @@ from benchmark.data.augment import (
     draw_params,
 )
 from benchmark.data.inputs import Inputs
-from benchmark.data.source import SplitName
+from benchmark.data.source import Shard, SplitName, share
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -157,6 +157,7 @@ class Dataset:
         augment: bool = False,
         drop_last: bool = False,
         start_batch: int = 0,
+        shard: Shard = (0, 1),
     ) -> Iterator[Batch]:
         """One epoch of ``(inputs, targets)``: inputs float32 [B, C, S, S] normalised, targets
         int64 [B], on the dataset's :attr:`device` (the trainer needs only that targets are
@@ -165,13 +166,14 @@ class Dataset:
         train: shuffled by a permutation drawn from ``generator`` (torch's global generator
         when None) at call time, then, with ``augment``, the epoch's augmentation parameters
         from the same generator. test: fixed order; ``generator`` and ``augment`` are ignored.
-        ``start_batch`` skips the first batches of the epoch (for resuming mid-epoch).
+        ``start_batch`` skips the first batches of the epoch (for resuming mid-epoch); ``shard``:
+        one rank's share of each batch (``benchmark.data.source``).
         """
         total = self.num_batches(split, batch_size, drop_last)
         if not 0 <= start_batch <= total:
             raise ValueError(f"start_batch must be in [0, {total}], got {start_batch}")
         order, params = self._epoch_plan(split, generator, augment)
-        return self._iterate(self._split(split), order, params, batch_size, start_batch, total)
+        return self._iterate(self._split(split), order, params, batch_size, start_batch, total, shard)
 
     def _split(self, split: SplitName) -> Split:
         if split not in self._splits:
@@ -198,12 +200,13 @@ class Dataset:
         batch_size: int,
         start: int,
         stop: int,
+        shard: Shard = (0, 1),
     ) -> Iterator[Batch]:
         device = data.images.device  # the plan was drawn on the CPU: one copy per epoch
         order = order.to(device)
         params = params.to(device) if params is not None else None
         for k in range(start, stop):
-            window = slice(k * batch_size, (k + 1) * batch_size)
+            window = share(slice(k * batch_size, min((k + 1) * batch_size, len(order))), shard)
             index = order[window]
             images = data.images.index_select(0, index)
             if params is not None:

@@ -49,7 +49,7 @@ from benchmark.data.folder import IMAGE_SUFFIXES, ImageList, list_classes, scan
 from benchmark.data.inputs import Inputs
 from benchmark.data.options import DataOptions
 from benchmark.data.registry import DATA_ROOT_ENV, DATASETS
-from benchmark.data.source import SplitName
+from benchmark.data.source import Shard, SplitName, share
 from benchmark.data.workers import worker_init
 from benchmark.errors import UserError
 
@@ -175,17 +175,27 @@ class Unreadable:
 class EpochPlan:
     """The DataLoader's sampler: batches ``start`` .. ``stop`` of an epoch in ``order``."""
 
-    def __init__(self, order: np.ndarray, batch_size: int, start: int, stop: int, epoch_seed: int | None):
+    def __init__(
+        self,
+        order: np.ndarray,
+        batch_size: int,
+        start: int,
+        stop: int,
+        epoch_seed: int | None,
+        shard: Shard = (0, 1),
+    ) -> None:
         self.order, self.batch_size, self.epoch_seed = order, batch_size, epoch_seed
-        self.start, self.stop = start, stop
+        self.start, self.stop, self.shard = start, stop, shard
 
     def __len__(self) -> int:
         return self.stop - self.start
 
     def __iter__(self) -> Iterator[BatchSpec]:
         for k in range(self.start, self.stop):
-            first = k * self.batch_size
-            yield BatchSpec(self.order[first : first + self.batch_size], first, self.epoch_seed)
+            part = share(
+                slice(k * self.batch_size, min((k + 1) * self.batch_size, len(self.order))), self.shard
+            )
+            yield BatchSpec(self.order[part], part.start, self.epoch_seed)  # crops seeded by position
 
 
 class BatchReader(torch.utils.data.Dataset):
@@ -272,6 +282,7 @@ class ImageNet:
         augment: bool = False,
         drop_last: bool = False,
         start_batch: int = 0,
+        shard: Shard = (0, 1),
     ) -> Iterator[Batch]:
         """One epoch of ``(inputs, targets)``: float32 [B, 3, 224, 224] normalised, int64 [B].
 
@@ -285,9 +296,9 @@ class ImageNet:
         if split == "train":
             order = torch.randperm(n, generator=generator).numpy()
             seed = int(torch.randint(0, 2**62, (), generator=generator))
-            plan = EpochPlan(order, batch_size, start_batch, total, seed if augment else None)
+            plan = EpochPlan(order, batch_size, start_batch, total, seed if augment else None, shard)
         else:
-            plan = EpochPlan(np.arange(n), batch_size, start_batch, total, None)
+            plan = EpochPlan(np.arange(n), batch_size, start_batch, total, None, shard)
         return self._stream(BatchReader(self._split(split)), plan)
 
     def _split(self, split: SplitName) -> ImageList:

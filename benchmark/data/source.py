@@ -5,7 +5,10 @@ Epoch semantics, shared by all (what makes resumed runs bit-identical): ``batche
 ..., generator=g)`` draws everything random of the epoch (order and augmentation) from ``g``
 when it is called, and the same generator state gives the same batches; ``start_batch=k``
 skips the first ``k`` batches and leaves ``g`` where a whole epoch leaves it. The test split is
-never shuffled, augmented or drawn from.
+never shuffled, augmented or drawn from. ``shard=(r, N)`` yields rank ``r``'s contiguous share
+of each batch (``B / N`` examples, :func:`share`) for data-parallel training
+(``benchmark.distributed``): every rank draws the same epoch, and an example is read, cropped
+and flipped exactly as one process would, so the shares put together are the whole batch.
 """
 
 from __future__ import annotations
@@ -19,6 +22,17 @@ from benchmark.data.inputs import Inputs
 
 SplitName = Literal["train", "test"]
 Batch = tuple[Any, torch.Tensor]  # (a tensor, or a mapping of tensors; int64 class indices)
+Shard = tuple[int, int]  # (rank, number of ranks)
+
+
+def share(window: slice, shard: Shard) -> slice:
+    """Rank ``r`` of ``N``'s contiguous part of the batch ``window`` (positions in the epoch's
+    order): ``[start + r n, start + (r + 1) n)`` with ``n = (stop - start) / N``."""
+    rank, world = shard
+    if world == 1:
+        return window
+    n = (window.stop - window.start) // world
+    return slice(window.start + rank * n, window.start + (rank + 1) * n)
 
 
 class DataSource(Protocol):
@@ -53,4 +67,5 @@ class DataSource(Protocol):
         augment: bool = False,
         drop_last: bool = False,
         start_batch: int = 0,
+        shard: Shard = (0, 1),
     ) -> Iterator[Batch]: ...

@@ -28,7 +28,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from benchmark.data.inputs import Inputs
-from benchmark.data.source import SplitName
+from benchmark.data.source import Shard, SplitName, share
 
 TextBatch = tuple[dict[str, torch.Tensor], torch.Tensor]
 EXAMPLE_TOKENS = 8  # length of example_input's sentences (tracing needs shapes, not words)
@@ -125,6 +125,7 @@ class TextDataset:
         augment: bool = False,
         drop_last: bool = False,
         start_batch: int = 0,
+        shard: Shard = (0, 1),
     ) -> Iterator[TextBatch]:
         """One epoch of ``(inputs, targets)``: inputs a dict of int64 [B, T] tensors padded to the
         batch's longest sentence (see the module docstring), targets int64 [B], on CPU.
@@ -138,7 +139,7 @@ class TextDataset:
             raise ValueError(f"start_batch must be in [0, {total}], got {start_batch}")
         data = self._split(split)
         order = torch.arange(len(data)) if split == "test" else torch.randperm(len(data), generator=generator)
-        return self._iterate(data, order, batch_size, start_batch, total)
+        return self._iterate(data, order, batch_size, start_batch, total, shard)
 
     def _split(self, split: SplitName) -> TextSplit:
         if split not in self._splits:
@@ -146,10 +147,10 @@ class TextDataset:
         return self._splits[split]
 
     def _iterate(
-        self, data: TextSplit, order: torch.Tensor, batch_size: int, start: int, stop: int
+        self, data: TextSplit, order: torch.Tensor, batch_size: int, start: int, stop: int, shard: Shard
     ) -> Iterator[TextBatch]:
         for k in range(start, stop):
-            index = order[k * batch_size : (k + 1) * batch_size]
+            index = order[share(slice(k * batch_size, min((k + 1) * batch_size, len(order))), shard)]
             yield self._collate(data, index.tolist()), data.labels.index_select(0, index)
 
     def _collate(self, data: TextSplit, index: list[int]) -> dict[str, torch.Tensor]:
