@@ -271,6 +271,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     except Preempted as stop:
         print(f"{signal.Signals(stop.signum).name}: {stop} ({stop.path})", file=sys.stderr, flush=True)
         return EXIT_PREEMPTED
+    if not result:  # a data-parallel rank other than 0: rank 0 reports
+        return 0
     print(
         f"{result['status']}: test_acc={result['test_acc']:.2f} "
         f"as_trained={result['test_acc_as_trained']:.2f} -> {args.out}"

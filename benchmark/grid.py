@@ -393,12 +393,9 @@ def train_resource(config: Config, name: str) -> Callable[[Any, int], int] | int
         raise ValueError(f"unknown train resource '{name}' (has {TRAIN_RESOURCES})")
     if name == "runtime" and (config.get("resources") or {}).get("from_plan"):
         return lambda wildcards, attempt: train_resources(config, wildcards, attempt)[name]
-    estimates = (config.get("resources") or {}).get("estimates") or {}
-    datasets = {"", *(config.get("datasets") or []), *estimates, *(config.get("data_options") or {})}
-    archs = {"", *(config.get("archs") or []), *(a for per in estimates.values() for a in per or {})}
     values = {
-        train_resources(config, {"dataset": dataset, "arch": arch}, attempt, planned=False)[name]
-        for dataset, arch in product(sorted(datasets), sorted(archs))
+        train_resources(config, cell, attempt, planned=False)[name]
+        for cell in estimate_cells(config)
         for attempt in (1, 2)
     }
     if len(values) == 1:
@@ -408,6 +405,35 @@ def train_resource(config: Config, name: str) -> Callable[[Any, int], int] | int
         return train_resources(config, wildcards, attempt)[name]
 
     return resource
+
+
+LAUNCH = "bnnbench"
+# one run on N GPUs: N data-parallel processes on this node (benchmark.distributed)
+LAUNCH_PARALLEL = "torchrun --standalone --nproc-per-node {gpus} -m benchmark.cli"
+
+
+def launcher(config: Config) -> Callable[[Any], str] | str:
+    """What starts ``train``: ``bnnbench``, or ``torchrun`` with one process per GPU for a run
+    whose ``resources`` ask for more than one GPU (per dataset and arch, like every estimate).
+    A plain string when every run of the config starts the same way."""
+
+    def launch(wildcards: Any) -> str:
+        gpus = resource_estimate(config, _wildcard(wildcards, "dataset"), _wildcard(wildcards, "arch"))[
+            "gpus"
+        ]
+        return LAUNCH_PARALLEL.format(gpus=gpus) if gpus > 1 else LAUNCH
+
+    starts = {launch(cell) for cell in estimate_cells(config)}
+    return starts.pop() if len(starts) == 1 else launch
+
+
+def estimate_cells(config: Config) -> list[dict[str, str]]:
+    """Every (dataset, arch) whose estimates may differ: the config's and the estimates' names,
+    and "" for any other."""
+    estimates = (config.get("resources") or {}).get("estimates") or {}
+    datasets = {"", *(config.get("datasets") or []), *estimates, *(config.get("data_options") or {})}
+    archs = {"", *(config.get("archs") or []), *(a for per in estimates.values() for a in per or {})}
+    return [{"dataset": d, "arch": a} for d, a in product(sorted(datasets), sorted(archs))]
 
 
 def _wildcard(wildcards: Any, name: str) -> str:

@@ -240,9 +240,11 @@ def plan_runs(
     return costs
 
 
-def job_minutes(cost: RunCost, margin: float, minimum: int) -> int:
-    """The runtime a job asks for: the planned minutes times ``margin``, at least ``minimum``."""
-    return max(minimum, math.ceil(cost.gpu_hours * 60 * margin))
+def job_minutes(cost: RunCost, margin: float, minimum: int, gpus: int = 1) -> int:
+    """The runtime a job asks for: the planned minutes times ``margin``, at least ``minimum``;
+    on ``gpus`` > 1 data-parallel GPUs, the GPU-minutes spread over them (linear scaling
+    assumed: the gradient all-reduce is not in the throughput table)."""
+    return max(minimum, math.ceil(cost.gpu_hours * 60 * margin / max(gpus, 1)))
 
 
 @functools.cache
@@ -266,7 +268,8 @@ def planned_minutes(config: Mapping[str, Any], run: RunId, settings: Mapping[str
         precision,
         table,
     )
-    return job_minutes(cost, float(settings.get("margin", 1.5)), int(settings.get("minimum", 15)))
+    gpus = grid.resource_estimate(config, run.dataset, run.arch)["gpus"]
+    return job_minutes(cost, float(settings.get("margin", 1.5)), int(settings.get("minimum", 15)), gpus)
 
 
 def summarize(costs: list[RunCost]) -> dict[str, Any]:

@@ -12,12 +12,14 @@ training images live. Each is a recorded choice (DESIGN 9).
     "Mixed Precision Training"; bfloat16 needs no loss scaling).
 ``compile``: the model's forward compiled with ``torch.compile`` (``nn.Module.compile``: the
   module and its ``state_dict`` keys stay the same).
+``processes``: the number of data-parallel processes (ranks) the run trains on
+  (``benchmark.distributed``); not a config key: ``torchrun`` sets it (``WORLD_SIZE``).
 ``deterministic``: on CUDA, cuBLAS gets a fixed workspace (``CUBLAS_WORKSPACE_CONFIG``), cuDNN
   autotuning is off and ``torch.use_deterministic_algorithms`` is on, so a run repeats bit for
   bit on one GPU; off (``fast``), cuDNN autotunes its algorithms. CPU kernels are deterministic
   for a fixed thread count either way.
 
-These three decide a run's numbers: they enter its config (and so its hash) where they differ
+These four decide a run's numbers: they enter its config (and so its hash) where they differ
 from the defaults, so a checkpoint of one setting never resumes a run of another, and the
 configs of default runs are what they were before these keys existed.
 
@@ -49,7 +51,7 @@ Precision = Literal["fp32", "tf32", "bf16"]
 Placement = Literal["auto", "host", "device"]
 # the cuBLAS workspace that makes its kernels deterministic (CUDA docs, "cuBLAS reproducibility")
 CUBLAS_WORKSPACE = ":4096:8"
-NUMERIC_KEYS = ("precision", "compile", "deterministic")
+NUMERIC_KEYS = ("precision", "compile", "deterministic", "processes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Runtime:
     compile: bool = False
     deterministic: bool = True
     data: Placement = "auto"
+    processes: int = 1
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -71,13 +74,13 @@ class Runtime:
     def from_dict(cls, values: Mapping[str, Any] | None) -> Runtime:
         """From a config's ``runtime`` mapping; unknown keys are refused by name."""
         values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)} - {"processes"}  # torchrun's
         if unknown := sorted(set(values) - known):
             raise UserError(f"unknown runtime key(s) {unknown}; valid: {sorted(known)}")
         return cls(**values)
 
     def numerics(self) -> dict[str, Any]:
-        """The three settings that decide the numbers, all of them (a checkpoint records these)."""
+        """The settings that decide the numbers, all of them (a checkpoint records these)."""
         return {key: getattr(self, key) for key in NUMERIC_KEYS}
 
     def config_entry(self) -> dict[str, Any]:
@@ -87,11 +90,12 @@ class Runtime:
         return {key: value for key, value in self.numerics().items() if value != default[key]}
 
     def record(self, device: torch.device, on_device: bool) -> dict[str, Any]:
-        """All four as ``result.json``'s provenance records them, with the placement resolved."""
+        """All of them as ``result.json``'s provenance records them, with the placement resolved."""
         return {
             "precision": self.precision,
             "compile": self.compile,
             "deterministic": self.deterministic,
+            "processes": self.processes,
             "data": "device" if on_device else "host",
             "device_type": device.type,
         }

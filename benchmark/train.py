@@ -15,6 +15,7 @@ import dataclasses
 import math
 import os
 import random
+import signal
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from torch import nn
 import methods
 from benchmark import accounting, checkpoint, evals, records, runtime, weights
 from benchmark.data import Dataset, DataSource, load_dataset
+from benchmark.distributed import Group
 from benchmark.errors import UserError
 from benchmark.models import binarizable, build_model
 from benchmark.progress import Progress
@@ -93,6 +95,11 @@ class Session:
     epoch_start: float = 0.0  # monotonic clock at the epoch's start, minus time spent before a resume
     eval_plan: evals.Plan = evals.Plan()  # evaluations every N steps (benchmark.evals)
     amp: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext  # bf16 autocast
+    group: Group = dataclasses.field(default_factory=Group)  # data-parallel ranks (benchmark.distributed)
+    trainer: nn.Module | None = None  # what trains: ``model``, or DDP over it
+
+    def __post_init__(self) -> None:
+        self.trainer = self.group.wrap(self.model, self.device)
 
 
 def train(
@@ -108,14 +115,36 @@ def train(
     Resumes from ``out_dir/checkpoint.pt`` when one is there (unless ``restart``); writes
     checkpoints by ``policy`` and on SIGTERM/SIGUSR1, after which it raises
     :class:`benchmark.checkpoint.Preempted`. ``eval_plan``: evaluations every N steps into
-    ``evals.csv`` (``benchmark.evals``; none by default).
+    ``evals.csv`` (``benchmark.evals``; none by default). Started by ``torchrun`` with several
+    processes, it trains data-parallel (``benchmark.distributed``); rank 0 writes the files.
     """
+    group = Group.from_environment()
+    if group.enabled:  # the number of ranks decides the numbers (BatchNorm sees B / N examples)
+        spec = dataclasses.replace(spec, runtime=dataclasses.replace(spec.runtime, processes=group.world))
+    device = group.device(resolve_device(spec.device))
+    group.start(device, spec.recipe.batch_size)
+    try:
+        return _train(spec, Path(out_dir), group, device, show_progress, policy, restart, eval_plan)
+    finally:
+        group.stop()
+
+
+def _train(
+    spec: RunSpec,
+    out_dir: Path,
+    group: Group,
+    device: torch.device,
+    show_progress: bool,
+    policy: checkpoint.Policy | None,
+    restart: bool,
+    eval_plan: evals.Plan | None,
+) -> dict[str, Any]:
     policy = policy or checkpoint.Policy()
     out_dir = prepare_out_dir(Path(out_dir))
     ckpt_path = out_dir / checkpoint.CHECKPOINT_NAME
-    if restart:
+    if restart and group.leader:
         ckpt_path.unlink(missing_ok=True)
-    device = resolve_device(spec.device)
+    group.barrier()
     configure_torch(spec, device)
     data = load_dataset(spec.dataset, spec.data_root, spec.data_options)
     on_device = spec.runtime.data_on_device(device, isinstance(data, Dataset))
@@ -146,10 +175,11 @@ def train(
         device,
         memory_format(model),
         torch.Generator().manual_seed(spec.seed),
-        Progress(total_steps, spec.run_id.label, enabled=show_progress),
+        Progress(total_steps, spec.run_id.label, enabled=show_progress and group.leader),
         steps_per_epoch,
         eval_plan=eval_plan or evals.Plan(),
         amp=runtime.autocast(spec.runtime, device),
+        group=group,
     )
     run = RunState.start(device)
     if ckpt_path.exists():
@@ -157,8 +187,9 @@ def train(
         s.progress.advance_to(run.step)
         s.progress.log(f"resumed from {ckpt_path} at step {run.step}")
     # written once a checkpoint (if any) was accepted: a refused resume leaves the old config
-    records.write_json(out_dir / "config.json", {**config, "config_hash": config_hash})
-    saver = Saver(ckpt_path, policy, lambda: snapshot(s, run, config_hash))
+    if group.leader:
+        records.write_json(out_dir / "config.json", {**config, "config_hash": config_hash})
+    saver = Saver(ckpt_path, policy, lambda: snapshot(s, run, config_hash), group)
 
     status, s.run_start = "ok", time.monotonic()
     with checkpoint.StopSignals() as stop:
@@ -176,6 +207,8 @@ def train(
             finish_epoch(s, run, stats, time.monotonic() - s.epoch_start, out_dir)
             run.next_epoch()
     s.progress.close()
+    if not group.leader:
+        return {}
     wall = run.wall_seconds + time.monotonic() - s.run_start
     result = make_result(spec, data, run.history, status, run.step, wall, config, device)
     result["provenance"]["runtime"] = spec.runtime.record(device, on_device)
@@ -198,6 +231,7 @@ def train(
 def finish_epoch(s: Session, run: RunState, stats: dict[str, float], seconds: float, out_dir: Path) -> None:
     """Evaluate, collect the epoch's metrics and write the records."""
     row = {"epoch": run.epoch, "step": run.step, "lr": current_lr(s.optimizers), **stats}
+    s.group.share_buffers(s.model)
     row["test_acc"] = evaluate(s, "binary", run.epoch)
     row["test_acc_as_trained"] = (
         evaluate(s, "as_trained", run.epoch) if s.method.as_trained_differs else row["test_acc"]
@@ -207,9 +241,11 @@ def finish_epoch(s: Session, run: RunState, stats: dict[str, float], seconds: fl
     row["seconds"] = seconds
     run.history.append(row)
     run.layer_rows += [{"epoch": run.epoch, **r} for r in layer_rows]
-    write_epoch_records(out_dir, run.history, run.layer_rows)
-    if run.evals:
-        records.write_csv(out_dir / evals.FILE, run.evals)
+    s.group.check_same("model, optimizer and method state", consistent_state(s))
+    if s.group.leader:
+        write_epoch_records(out_dir, run.history, run.layer_rows)
+        if run.evals:
+            records.write_csv(out_dir / evals.FILE, run.evals)
     s.progress.epoch_done(
         run.epoch,
         s.spec.recipe.epochs,
@@ -219,12 +255,30 @@ def finish_epoch(s: Session, run: RunState, stats: dict[str, float], seconds: fl
     )
 
 
+def consistent_state(s: Session) -> dict[str, Any]:
+    """What every data-parallel rank must hold alike at an epoch's end."""
+    return {
+        "model": s.model.state_dict(),
+        "optimizers": [opt.state_dict() for opt in s.optimizers],
+        "method": s.method.state_dict(),
+        "flips": s.flips.state_dict(),
+    }
+
+
 # -- checkpoints -------------------------------------------------------------------------
 class Saver:
-    """Writes a checkpoint when the policy says so, and on a stop signal (then raises)."""
+    """Writes a checkpoint when the policy says so, and on a stop signal (then raises); with
+    several ranks, all agree on when, and rank 0 writes."""
 
-    def __init__(self, path: Path, policy: checkpoint.Policy, payload: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        policy: checkpoint.Policy,
+        payload: Callable[[], dict[str, Any]],
+        group: Group | None = None,
+    ) -> None:
         self.path, self.policy, self.payload = path, policy, payload
+        self.group = group or Group()
         self.clock = checkpoint.Clock()
         self.stop: checkpoint.StopSignals | None = None
 
@@ -232,11 +286,17 @@ class Saver:
         """Called before each step (``stepped=False``) and after it (``stepped=True``)."""
         if stepped:
             self.clock.steps += 1
-        if self.stop is not None and self.stop.signum is not None:
-            checkpoint.save(self.path, self.payload())
-            raise checkpoint.Preempted(step, self.path, self.stop.signum)
-        if stepped and self.policy.due(self.clock.steps, self.clock.seconds()):
-            checkpoint.save(self.path, self.payload())
+        signum = self.stop.signum if self.stop is not None else None
+        due = stepped and self.policy.due(self.clock.steps, self.clock.seconds())
+        stopping, due = self.group.agree(signum is not None, due)
+        if stopping:
+            if self.group.leader:
+                checkpoint.save(self.path, self.payload())
+            self.group.barrier()  # no rank leaves before the checkpoint is on disk
+            raise checkpoint.Preempted(step, self.path, signum or signal.SIGTERM)
+        if due:
+            if self.group.leader:
+                checkpoint.save(self.path, self.payload())
             self.clock.reset()
 
 
@@ -396,6 +456,7 @@ def train_epoch(s: Session, run: RunState, saver: Saver) -> dict[str, float]:
         augment=s.spec.recipe.augment,
         drop_last=True,
         start_batch=run.batch,
+        shard=(s.group.rank, s.group.world),  # this rank's share of each batch
     )
     with contextlib.closing(batches):  # a loader's workers stop as soon as an epoch is left
         return _train_batches(s, run, saver, batches)
@@ -406,7 +467,7 @@ def _train_batches(s: Session, run: RunState, saver: Saver, batches: Iterator[An
         saver.at_step_boundary(run.step, stepped=False)
         inputs, y = to_device(inputs, s.device, s.layout), y.to(s.device, non_blocking=True)
         loss, logits = training_step(
-            s.model,
+            s.trainer,
             s.method,
             s.optimizers,
             inputs,
@@ -416,9 +477,10 @@ def _train_batches(s: Session, run: RunState, saver: Saver, batches: Iterator[An
             schedulers=s.schedulers,
             autocast=s.amp,
         )
-        run.loss_sum += loss.detach() * len(y)
-        run.correct += (logits.detach().argmax(1) == y).sum()
-        run.seen += len(y)
+        loss_sum, correct = loss.detach() * len(y), (logits.detach().argmax(1) == y).sum()
+        run.loss_sum += s.group.sum(loss_sum)  # over the ranks: the global batch's
+        run.correct += s.group.sum(correct)
+        run.seen += len(y) * s.group.world
         run.batch += 1
         run.step += 1
         s.progress.update()

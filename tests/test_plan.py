@@ -58,6 +58,7 @@ def test_job_minutes_apply_the_margin_and_the_minimum() -> None:
     cost = plan.RunCost(run(), 200, 1000.0, "measured", 2.0)
     assert plan.job_minutes(cost, 1.5, 30) == 180
     assert plan.job_minutes(cost, 1.0, 500) == 500
+    assert plan.job_minutes(cost, 1.5, 30, gpus=4) == 45  # 180 GPU-minutes over 4 data-parallel GPUs
 
 
 def write_table(path: Path, rate: float) -> Path:

@@ -110,6 +110,7 @@ def test_device_placement_trains_the_host_records(tmp_path: Path) -> None:
         "precision": "fp32",
         "compile": False,
         "deterministic": True,
+        "processes": 1,
         "data": "host",
         "device_type": "cpu",
     }

@@ -114,8 +114,11 @@ def test_resources_the_same_for_every_run_are_numbers_not_callables():
     """Fewer callables for Snakemake to evaluate per job; the paper config varies mem and runtime."""
     paper = {name: grid.train_resource(load("paper"), name) for name in grid.TRAIN_RESOURCES}
     constants = {name: value for name, value in paper.items() if not callable(value)}
-    assert constants == {"gpu": 1, "cpus_per_task": 0}
+    assert constants == {"cpus_per_task": 0}
     assert callable(paper["mem_mb"]) and callable(paper["runtime"])
+    assert callable(paper["gpu"])  # imagenet trains data-parallel on 4 GPUs
+    assert grid.resource_estimate(load("paper"), "imagenet", "resnet18_imagenet")["gpus"] == 4
+    assert grid.resource_estimate(load("paper"), "cifar10", "resnet18")["gpus"] == 1
     assert callable(paper["cpus_per_gpu"])  # imagenet adds its loader workers
     fixed = {"threads": 1, "datasets": ["digits"], "archs": ["resnet18"], "resources": {"runtime_growth": 1}}
     assert grid.train_resource(fixed, "runtime") == grid.RESOURCE_DEFAULTS["runtime"]
@@ -128,7 +131,8 @@ def test_shipped_configs_estimate_every_run():
     for run in grid.all_runs(paper):
         r = grid.train_resources(paper, run, 1)
         workers = paper["data_options"].get(run.dataset, {}).get("workers", 0)
-        assert r["gpu"] == 1 and r["cpus_per_gpu"] == paper["threads"] + workers and r["runtime"] >= minimum
+        assert r["gpu"] == (4 if run.dataset == "imagenet" else 1)  # ImageNet: data-parallel
+        assert r["cpus_per_gpu"] == paper["threads"] + workers and r["runtime"] >= minimum
     # the paper's runtimes come from the planner: per run, deeper networks ask for more
     wanted = ("paper", "cifar100", "ste", 0)
     ste = {r.arch: r for r in grid.all_runs(paper) if (r.recipe, r.dataset, r.variant, r.seed) == wanted}
@@ -164,7 +168,14 @@ def test_schema_fills_checkpoint_defaults():
 
 def test_train_rule_execs_bnnbench_with_the_checkpoint_settings():
     text = (ROOT / "workflows" / "train.smk").read_text()
-    assert '"exec bnnbench train' in text  # the signal reaches python, not a shell
+    assert '"exec {params.launch} train' in text  # the signal reaches python (or torchrun), not a shell
+    assert grid.launcher(load("smoke")) == "bnnbench"
+    launch = grid.launcher(load("paper"))  # ImageNet runs: one process per GPU
+    assert (
+        launch(wildcards("imagenet", "resnet18_imagenet"))
+        == "torchrun --standalone --nproc-per-node 4 -m benchmark.cli"
+    )
+    assert launch(wildcards("cifar10", "resnet18")) == "bnnbench"
     assert "--checkpoint-seconds {resources.checkpoint_seconds}" in text
     assert "--checkpoint-steps {resources.checkpoint_steps}" in text
     assert 'checkpoint_seconds=config["checkpoint"]["seconds"]' in text  # not a param: no reruns
@@ -345,3 +356,21 @@ def test_configs_merge_like_snakemake():
     targets = configs.targets(config)
     assert "results/regression_report.md" in targets
     assert all(f"results/table_{name}.csv" in targets for name in config["tables"])
+
+
+def test_a_grid_that_built_one_target_is_checked_on_that_target_and_its_runs(tmp_path):
+    smoke, target = load("smoke"), "results/table_depth_scaling.csv"
+    assert slurm_checks.check_target(tmp_path, smoke, target) == [f"missing {target}"]
+    (tmp_path / target).parent.mkdir(parents=True)
+    (tmp_path / target).write_text("table\n")
+    assert slurm_checks.check_target(tmp_path, smoke, target) == [
+        f"no run of {target} was trained in {tmp_path}"
+    ]
+    run = grid.all_runs(smoke)[0]
+    (tmp_path / run.directory).mkdir(parents=True)
+    (tmp_path / run.result).write_text(json.dumps({"status": "ok"}))
+    assert slurm_checks.check_target(tmp_path, smoke, target) == []
+    (tmp_path / run.result).write_text(json.dumps({"status": "diverged"}))
+    assert slurm_checks.check_target(tmp_path, smoke, target) == [
+        f"{run.result}: status 'diverged', expected 'ok'"
+    ]

@@ -59,6 +59,23 @@ def check_grid(workdir: Path, config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def check_target(workdir: Path, config: Mapping[str, Any], target: str) -> list[str]:
+    """Problems of a grid that built one ``target``: it is missing, or a run it trained (those with
+    a ``result.json``; Snakemake built the target from them) is not ``ok`` or left a checkpoint."""
+    if not (workdir / target).is_file():
+        return [f"missing {target}"]
+    runs = [run for run in grid.all_runs(config) if (workdir / run.result).is_file()]
+    print(f"{target}: {len(runs)} runs trained")
+    problems = [] if runs else [f"no run of {target} was trained in {workdir}"]
+    for run in runs:
+        status = json.loads((workdir / run.result).read_text()).get("status")
+        if status != "ok":
+            problems.append(f"{run.result}: status {status!r}, expected 'ok'")
+        if (workdir / run.directory / CHECKPOINT).exists():
+            problems.append(f"{run.directory}/{CHECKPOINT} left behind after result.json")
+    return problems
+
+
 def check_arrays(workdir: Path) -> list[str]:
     """Problems of a grid run with ``--slurm-array-jobs train``: no train job ran as a task of a
     SLURM job array (the plugin names such logs ``<array id>_<task>.log``)."""
@@ -311,6 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("configfiles", type=Path, nargs="+", help="the --configfile list the grid ran with")
     p.add_argument("--arrays", action="store_true", help="also: its train jobs ran as SLURM job arrays")
     p.add_argument("--reference", type=Path, default=None, help="also: its runs equal this grid's")
+    p.add_argument("--target", default=None, help="only this target was built: it and its runs")
     p = sub.add_parser("compare", help="two run directories are equal except timings")
     p.add_argument("run_dir", type=Path)
     p.add_argument("reference_dir", type=Path)
@@ -324,7 +342,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "grid":
         config = configs.load(*args.configfiles)
-        problems = check_grid(args.workdir, config)
+        problems = (
+            check_target(args.workdir, config, args.target)
+            if args.target
+            else check_grid(args.workdir, config)
+        )
         if args.arrays:
             problems += check_arrays(args.workdir)
         if args.reference is not None:

@@ -36,8 +36,10 @@ rule train:
         # since Snakemake evaluates every callable of every job when it builds the DAG
         args=lambda wildcards: grid.train_args(config, wildcards),
         data_root=grid.data_root_args(config),
+        # bnnbench, or torchrun with one process per GPU for a run on several GPUs
+        launch=grid.launcher(config),
     shell:
-        "exec bnnbench train --dataset {wildcards.dataset} --arch {wildcards.arch}"
+        "exec {params.launch} train --dataset {wildcards.dataset} --arch {wildcards.arch}"
         " --variant {wildcards.variant} --regime {wildcards.regime}"
         " --ordering {wildcards.ordering} --seed {wildcards.seed}"
         " --recipe {wildcards.recipe} {params.args} --threads {threads}"
