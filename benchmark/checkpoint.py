@@ -89,21 +89,24 @@ class StopSignals:
 
 
 def rng_states(device: torch.device) -> dict[str, Any]:
-    """The global RNG states (torch, CUDA, numpy, python) as weights-only-loadable data."""
+    """The global RNG states (torch, the run's CUDA device, numpy, python) as weights-only-loadable
+    data. Only the run's own device: a data-parallel rank uses one GPU, and every rank's GPU
+    generator is where rank 0's is (same seed, same draws), so rank 0's restores every rank."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+        "cuda": [torch.cuda.get_rng_state(device)] if device.type == "cuda" else [],
         "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
         "python": [version, list(internal), gauss_next],
     }
 
 
-def set_rng_states(states: dict[str, Any]) -> None:
+def set_rng_states(states: dict[str, Any], device: torch.device) -> None:
+    """Restore :func:`rng_states`; the CUDA state goes to ``device`` (the run's)."""
     torch.set_rng_state(states["torch"])
-    if states["cuda"]:
-        torch.cuda.set_rng_state_all(states["cuda"])
+    if states["cuda"] and device.type == "cuda":
+        torch.cuda.set_rng_state(states["cuda"][0], device)
     kind, keys, pos, has_gauss, gauss = states["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     version, internal, gauss_next = states["python"]

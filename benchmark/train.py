@@ -329,7 +329,7 @@ def restore(s: Session, payload: dict[str, Any]) -> RunState:
         sched.load_state_dict(state)
     s.method.load_state_dict(payload["method"])
     s.flips.load_state_dict(payload["flips"])
-    checkpoint.set_rng_states(payload["rng"])
+    checkpoint.set_rng_states(payload["rng"], s.device)
     evals.check_resume(payload.get("evals"), s.eval_plan)
     run = RunState(**payload["run"])
     run.loss_sum, run.correct = run.loss_sum.to(s.device), run.correct.to(s.device)
