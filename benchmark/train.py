@@ -5,7 +5,9 @@ and the network as trained, write records and, once finished, the weights (``mod
 The loop calls only the method protocol's hooks (``methods.protocol``), one training step at a
 time (``methods.step``); it names no method. It keeps what every method shares: the recipe's
 optimizer over the parameters the method's own optimizers leave (``methods.routing``) and the
-sign-flip statistics of the binary weights (``methods.flips``).
+sign-flip statistics of the binary weights (``methods.flips``). How the parts are set up is in
+``benchmark.run_setup``; the run's position, checkpoints and resume in ``benchmark.run_state``;
+data-parallel ranks in ``benchmark.distributed``.
 """
 
 from __future__ import annotations
@@ -13,25 +15,30 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
-import random
-import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-import methods
 from benchmark import accounting, checkpoint, evals, records, runtime, weights
 from benchmark.data import Dataset, DataSource, load_dataset
 from benchmark.distributed import Group
-from benchmark.errors import UserError
-from benchmark.models import binarizable, build_model
+from benchmark.models import build_model
 from benchmark.progress import Progress
+from benchmark.run_setup import (
+    build,
+    configure_torch,
+    lr_scheduler,
+    make_method,
+    memory_format,
+    prepare_out_dir,
+    resolve_device,
+    to_device,
+)
+from benchmark.run_state import RunState, Saver, consistent_state, restore, snapshot
 from benchmark.spec import RunSpec
 from methods.flips import HISTOGRAM_FILE, FlipTracker, epoch_records
 from methods.inputs import forward
@@ -40,39 +47,6 @@ from methods.routing import optimizers_for
 from methods.step import training_step
 
 DIVERGENCE_CHECK_EVERY = 20
-
-
-@dataclasses.dataclass
-class RunState:
-    """Where a run is: the position in the data order, the running sums of the current epoch
-    and the records so far. Together with the model, optimizers, schedulers, method and RNG
-    states it is the checkpoint (``benchmark.checkpoint``)."""
-
-    epoch: int = 1  # the epoch in progress (1-based)
-    batch: int = 0  # the next batch of that epoch
-    step: int = 0  # optimizer steps done
-    loss_sum: torch.Tensor = dataclasses.field(default_factory=lambda: torch.zeros(()))
-    correct: torch.Tensor = dataclasses.field(default_factory=lambda: torch.zeros((), dtype=torch.long))
-    seen: int = 0
-    epoch_gen_state: torch.Tensor | None = None  # the data generator at the start of the epoch
-    epoch_seconds: float = 0.0  # time spent on this epoch before the last resume
-    wall_seconds: float = 0.0  # time spent on the run before the last resume
-    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    layer_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    evals: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # evals.csv's rows
-
-    @classmethod
-    def start(cls, device: torch.device) -> RunState:
-        """The state before the first step."""
-        return cls(
-            loss_sum=torch.zeros((), device=device), correct=torch.zeros((), device=device, dtype=torch.long)
-        )
-
-    def next_epoch(self) -> None:
-        self.epoch, self.batch, self.seen, self.epoch_seconds = self.epoch + 1, 0, 0, 0.0
-        self.loss_sum = torch.zeros_like(self.loss_sum)
-        self.correct = torch.zeros_like(self.correct)
-        self.epoch_gen_state = None
 
 
 @dataclasses.dataclass
@@ -255,141 +229,7 @@ def finish_epoch(s: Session, run: RunState, stats: dict[str, float], seconds: fl
     )
 
 
-def consistent_state(s: Session) -> dict[str, Any]:
-    """What every data-parallel rank must hold alike at an epoch's end."""
-    return {
-        "model": s.model.state_dict(),
-        "optimizers": [opt.state_dict() for opt in s.optimizers],
-        "method": s.method.state_dict(),
-        "flips": s.flips.state_dict(),
-    }
-
-
-# -- checkpoints -------------------------------------------------------------------------
-class Saver:
-    """Writes a checkpoint when the policy says so, and on a stop signal (then raises); with
-    several ranks, all agree on when, and rank 0 writes."""
-
-    def __init__(
-        self,
-        path: Path,
-        policy: checkpoint.Policy,
-        payload: Callable[[], dict[str, Any]],
-        group: Group | None = None,
-    ) -> None:
-        self.path, self.policy, self.payload = path, policy, payload
-        self.group = group or Group()
-        self.clock = checkpoint.Clock()
-        self.stop: checkpoint.StopSignals | None = None
-
-    def at_step_boundary(self, step: int, stepped: bool) -> None:
-        """Called before each step (``stepped=False``) and after it (``stepped=True``)."""
-        if stepped:
-            self.clock.steps += 1
-        signum = self.stop.signum if self.stop is not None else None
-        due = stepped and self.policy.due(self.clock.steps, self.clock.seconds())
-        stopping, due = self.group.agree(signum is not None, due)
-        if stopping:
-            if self.group.leader:
-                checkpoint.save(self.path, self.payload())
-            self.group.barrier()  # no rank leaves before the checkpoint is on disk
-            raise checkpoint.Preempted(step, self.path, signum or signal.SIGTERM)
-        if due:
-            if self.group.leader:
-                checkpoint.save(self.path, self.payload())
-            self.clock.reset()
-
-
-def snapshot(s: Session, run: RunState, config_hash: str) -> dict[str, Any]:
-    return {
-        "config_hash": config_hash,
-        "runtime": s.spec.runtime.numerics(),
-        "identity": s.spec.identity(),
-        "model": s.model.state_dict(),
-        "optimizers": [opt.state_dict() for opt in s.optimizers],
-        "schedulers": [sched.state_dict() for sched in s.schedulers],
-        "method": s.method.state_dict(),
-        "flips": s.flips.state_dict(),
-        "rng": checkpoint.rng_states(s.device),
-        "evals": s.eval_plan.record(),
-        "run": {
-            **{f.name: getattr(run, f.name) for f in dataclasses.fields(run)},
-            "epoch_seconds": time.monotonic() - s.epoch_start,
-            "wall_seconds": run.wall_seconds + time.monotonic() - s.run_start,
-        },
-    }
-
-
-def restore(s: Session, payload: dict[str, Any]) -> RunState:
-    """Load a checkpoint into a freshly built session; returns the run's position."""
-    s.model.load_state_dict(payload["model"])
-    for opt, state in zip(s.optimizers, payload["optimizers"], strict=True):
-        opt.load_state_dict(state)
-    for sched, state in zip(s.schedulers, payload["schedulers"], strict=True):
-        sched.load_state_dict(state)
-    s.method.load_state_dict(payload["method"])
-    s.flips.load_state_dict(payload["flips"])
-    checkpoint.set_rng_states(payload["rng"], s.device)
-    evals.check_resume(payload.get("evals"), s.eval_plan)
-    run = RunState(**payload["run"])
-    run.loss_sum, run.correct = run.loss_sum.to(s.device), run.correct.to(s.device)
-    return run
-
-
 # -- setup -------------------------------------------------------------------------------
-def prepare_out_dir(out_dir: Path) -> Path:
-    """Create the run directory; refuse one that cannot be written, before any work."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(
-            f"cannot create the run directory {out_dir}: {err.strerror}; choose a writable --out"
-        ) from None
-    if not os.access(out_dir, os.W_OK):
-        raise UserError(
-            f"the run directory {out_dir} is not writable; choose a writable --out or fix its permissions"
-        )
-    (out_dir / "result.json").unlink(missing_ok=True)
-    (out_dir / weights.WEIGHTS_NAME).unlink(missing_ok=True)
-    (out_dir / evals.FILE).unlink(missing_ok=True)  # a resumed run's rows are in its checkpoint
-    return out_dir
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device '{name}' requested but CUDA is not available; use --device cpu")
-    return torch.device(name)
-
-
-def configure_torch(spec: RunSpec, device: torch.device) -> None:
-    """Seed every RNG and set the runtime's flags (``benchmark.runtime``: on CUDA only; CPU
-    kernels are deterministic for a fixed thread count already)."""
-    if spec.threads:
-        torch.set_num_threads(spec.threads)
-    runtime.configure(spec.runtime, device)
-    random.seed(spec.seed)
-    np.random.seed(spec.seed % 2**32)
-    torch.manual_seed(spec.seed)
-
-
-def make_method(spec: RunSpec) -> Method:
-    """The run's method with the config its spec resolved."""
-    return methods.get_method(spec.method)(spec.method_config, spec.regime, spec.seed)
-
-
-def build(spec: RunSpec, data: DataSource, method: Method, device: torch.device) -> tuple[nn.Module, Method]:
-    """The float model, started from ``--init-from``'s weights if given, converted by the method."""
-    model = build_model(spec.arch, data.inputs, data.num_classes, spec.width).to(device)
-    if spec.init_from is not None:
-        weights.load_into(model, weights.resolve(spec.init_from), spec.arch)
-    example = to_device(data.example_input(), device, torch.contiguous_format)
-    model = method.convert(model, example, binarizable(spec.arch))
-    model = model.to(memory_format=memory_format(model))
-    return runtime.prepare_model(model, spec.runtime), method
-
-
 def initial_weights(spec: RunSpec, data: DataSource, device: torch.device) -> dict[str, Any] | None:
     """What ``--init-from`` started the run from: the source run, the file's SHA-256, and the
     test accuracy of the loaded float network before any conversion or step (None without it)."""
@@ -402,45 +242,6 @@ def initial_weights(spec: RunSpec, data: DataSource, device: torch.device) -> di
     model = model.to(memory_format=layout)
     acc = accuracy(model, data, contextlib.nullcontext, device, layout, spec.recipe.batch_size)
     return {"source": source, "sha256": spec.init_digest, "test_acc": acc}
-
-
-def memory_format(model: nn.Module) -> torch.memory_format:
-    """Channels-last where safe: it lets oneDNN/cuDNN skip layout reorders (15-25% faster
-    steps on CPU here); the default layout otherwise (see :func:`channels_last_is_safe`)."""
-    return torch.channels_last if channels_last_is_safe(model) else torch.contiguous_format
-
-
-def channels_last_is_safe(model: nn.Module) -> bool:
-    """False when a strided convolution has fewer than 8 input channels per group.
-
-    With torch 2.14.1's oneDNN (v3.12) on AVX2 CPUs, the backward pass of a channels-last 1x1
-    stride-2 convolution with 2, 4 or 6 input channels corrupts the heap (glibc aborts with
-    "double free or corruption"); 8 and more are fine. Such tiny widths (``--width 0.0625``)
-    stay in the default layout.
-    """
-    return all(
-        m.in_channels // m.groups >= 8
-        for m in model.modules()
-        if isinstance(m, nn.Conv2d) and max(m.stride) > 1
-    )
-
-
-def to_device(inputs: Any, device: torch.device, layout: torch.memory_format) -> Any:
-    """An input batch on ``device``: a tensor (images in the model's memory layout) or a mapping
-    of tensors (token ids and attention mask, say)."""
-    if isinstance(inputs, Mapping):
-        return {key: to_device(value, device, layout) for key, value in inputs.items()}
-    moved = inputs.to(device, non_blocking=True)
-    return moved.contiguous(memory_format=layout) if moved.dim() == 4 else moved
-
-
-def lr_scheduler(
-    opt: torch.optim.Optimizer, spec: RunSpec, total_steps: int, scheduled: bool = True
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """The recipe's schedule over ``opt`` (a constant factor 1 when not ``scheduled``)."""
-    if not scheduled:
-        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: spec.recipe.lr_factor(s, total_steps))
 
 
 # -- one epoch ---------------------------------------------------------------------------
