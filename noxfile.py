@@ -168,7 +168,10 @@ def slurm(session: nox.Session) -> None:
     on the smoke config with ``--profile workflows/profiles/slurm`` and checks every target
     and that every run is ``ok``. Then the quick-start table again with its train jobs as SLURM job arrays
     (``--slurm-array-jobs train``): some must run as array tasks, and every run must equal the
-    first grid's apart from timings. Then the requeue test: the grid again in a fresh
+    first grid's apart from timings. Then the same table with its runs sharing one GPU two to a
+    job (``resources.runs_per_gpu``; the node declares one generic resource ``gpu``, no
+    device): each job must hold two runs and ask for ``--gres=gpu:1``, and the runs must equal
+    the first grid's. Then the requeue test: the grid again in a fresh
     directory, checkpointing every step; one running ``train`` job is requeued with
     ``scontrol requeue``; the seconds until it trains again are printed and its records
     must equal the uninterrupted run's (``tools/slurm_checks.py``). The daemons are always
@@ -181,7 +184,8 @@ def slurm(session: nox.Session) -> None:
     began = time.monotonic()
     try:
         # a requeued job is held for cred_expire + 1 s (SLURM's default: 121 s)
-        cluster = local_slurm.start(base / "cluster", cred_expire=10)
+        # one generic resource `gpu` (no device): jobs that ask for --gres=gpu:1 are scheduled
+        cluster = local_slurm.start(base / "cluster", cred_expire=10, gpus=1)
         session.log(
             f"SLURM node {cluster.node.name} ({cluster.node.cpus} CPUs, {cluster.node.memory_mb} MiB) "
             f"idle {cluster.seconds_to_idle:.1f} s after start; daemons {cluster.pids}"
@@ -205,6 +209,32 @@ def slurm(session: nox.Session) -> None:
             str(arrays_dir),
             str(SMOKE_CONFIG),
             "--arrays",
+            "--target",
+            ARRAYS_TARGET,
+            "--reference",
+            str(grid_dir),
+        )
+        # the quick-start table again, its runs sharing one (generic) GPU two to a SLURM job
+        # (resources.runs_per_gpu): each job asks for --gres=gpu:1; same records
+        share_dir, share = base / "share", base / "share.yaml"
+        share.write_text("resources: {gpus: 1, runs_per_gpu: 2}\n")
+        session.run(
+            *_slurm_snakemake(share_dir, SMOKE_CONFIG, share),
+            "--group-components",
+            "gpu_share_2=2",
+            "--",
+            ARRAYS_TARGET,
+        )
+        session.run(
+            "python",
+            "-m",
+            "tools.slurm_checks",
+            "grid",
+            str(share_dir),
+            str(SMOKE_CONFIG),
+            str(share),
+            "--shared",
+            "2",
             "--target",
             ARRAYS_TARGET,
             "--reference",

@@ -61,18 +61,26 @@ def test_resources_fall_back_arch_then_dataset_default_then_top_level():
         "mem_mb": 20000,
         "runtime": 300,
         "gpus": 1,
+        "runs_per_gpu": 1,
     }
     assert grid.resource_estimate(CONFIG, "cifar10", "resnet18") == {
         "mem_mb": 8000,
         "runtime": 150,
         "gpus": 1,
+        "runs_per_gpu": 1,
     }
     assert grid.resource_estimate(CONFIG, "cifar100", "resnet18") == {
         "mem_mb": 8000,
         "runtime": 100,
         "gpus": 1,
+        "runs_per_gpu": 1,
     }
-    assert grid.resource_estimate({}, "x", "y") == {"mem_mb": 4096, "runtime": 60, "gpus": 0}
+    assert grid.resource_estimate({}, "x", "y") == {
+        "mem_mb": 4096,
+        "runtime": 60,
+        "gpus": 0,
+        "runs_per_gpu": 1,
+    }
 
 
 @pytest.mark.parametrize(("attempt", "runtime"), [(1, 300), (2, 600), (3, 1200)])
@@ -91,6 +99,55 @@ def test_loader_workers_add_cpus():
     assert grid.train_resources(config, wildcards("cifar100", "resnet18"))["cpus_per_gpu"] == 4
 
 
+def test_runs_that_share_a_gpu_ask_for_one_between_them():
+    """runs_per_gpu = 3 for cifar10 resnet20: each run asks for gres gpu:1 (a string, equal in
+    the group, so the group's job asks for one GPU) and no GPU of its own; CPUs per task; its
+    runtime times 3. Runs on several GPUs, or none, never share."""
+    shared = {"resnet20": {"runtime": 20, "runs_per_gpu": 3}, "resnet50": {"gpus": 2, "runs_per_gpu": 3}}
+    estimates = {**CONFIG["resources"]["estimates"], "cifar10": shared}
+    config = {**CONFIG, "resources": {**CONFIG["resources"], "estimates": estimates}}
+    r = grid.train_resources(config, wildcards("cifar10", "resnet20"))
+    assert (r["gpu"], r["gres"], r["cpus_per_task"], r["cpus_per_gpu"], r["runtime"]) == (
+        0,
+        "gpu:1",
+        4,
+        0,
+        60,
+    )
+    alone = grid.train_resources(config, wildcards("cifar10", "resnet50"))
+    assert (alone["gpu"], alone["gres"]) == (2, "")
+    group = grid.share_group(config)
+    assert group(wildcards("cifar10", "resnet20")) == "gpu_share_3"
+    assert group(wildcards("cifar10", "resnet50")) is None  # two GPUs: data-parallel, not shared
+    assert group(wildcards("cifar100", "resnet20")) is None
+    assert grid.share_components(config) == {"gpu_share_3": 3}
+    assert grid.share_components(CONFIG) == {}
+    grid.check_share_components(config, {"gpu_share_3": 3})
+    with pytest.raises(UserError, match="--group-components gpu_share_3=3"):
+        grid.check_share_components(config, {})
+    # on a cluster the first shared run checks the command's --group-components; locally, none
+    on_cluster = grid.share_group(config, lambda: {"gpu_share_3": 2})
+    assert on_cluster(wildcards("cifar100", "resnet20")) is None  # not shared: nothing checked
+    with pytest.raises(UserError, match="gpu_share_3=3"):
+        on_cluster(wildcards("cifar10", "resnet20"))
+    assert (
+        grid.share_group(config, lambda: {"gpu_share_3": 3})(wildcards("cifar10", "resnet20"))
+        == "gpu_share_3"
+    )
+    assert grid.share_group(config, lambda: False)(wildcards("cifar10", "resnet20")) == "gpu_share_3"
+
+
+def test_a_group_jobs_log_names_its_runs(tmp_path):
+    log = tmp_path / "7.log"
+    command = (
+        "--target-jobs train:recipe=smoke,dataset=synthetic train:recipe=smoke,dataset=digits --cores all"
+    )
+    log.write_text(
+        f"Building\n  Command: /x/snakemake --snakefile S {command}\n  Command: later one train:x\n"
+    )
+    assert slurm_checks._group_members(log) == 2
+
+
 def test_cpus_are_threads_per_gpu_or_per_task():
     gpu = grid.train_resources(CONFIG, wildcards("cifar10", "resnet18"))
     assert (gpu["gpu"], gpu["cpus_per_gpu"], gpu["cpus_per_task"]) == (1, 4, 0)
@@ -101,6 +158,9 @@ def test_cpus_are_threads_per_gpu_or_per_task():
 def test_resource_callables_take_what_snakemake_passes():
     for name in grid.TRAIN_RESOURCES:
         fn = grid.train_resource(CONFIG, name)
+        if name == "gres":  # no run of CONFIG shares a GPU: the same for every run
+            assert fn == ""
+            continue
         assert list(inspect.signature(fn).parameters) == ["wildcards", "attempt"]
         assert (
             fn(wildcards("cifar10", "resnet50"), 2)
@@ -114,7 +174,7 @@ def test_resources_the_same_for_every_run_are_numbers_not_callables():
     """Fewer callables for Snakemake to evaluate per job; the paper config varies mem and runtime."""
     paper = {name: grid.train_resource(load("paper"), name) for name in grid.TRAIN_RESOURCES}
     constants = {name: value for name, value in paper.items() if not callable(value)}
-    assert constants == {"cpus_per_task": 0}
+    assert constants == {"cpus_per_task": 0, "gres": ""}
     assert callable(paper["mem_mb"]) and callable(paper["runtime"])
     assert callable(paper["gpu"])  # imagenet trains data-parallel on 4 GPUs
     assert grid.resource_estimate(load("paper"), "imagenet", "resnet18_imagenet")["gpus"] == 4
@@ -258,8 +318,17 @@ def test_slurm_conf_keeps_every_file_in_the_state_directory(tmp_path):
         "SlurmctldLogFile",
     ):
         assert settings[key].startswith(str(tmp_path)), key
-    assert "NodeName=vm NodeAddr=127.0.0.1 CPUs=2 RealMemory=4000" in conf
+    assert "NodeName=vm NodeAddr=127.0.0.1 CPUs=2 RealMemory=4000 State" in conf
     assert "PartitionName=debug Nodes=vm Default=YES" in conf
+    assert "GresTypes" not in settings
+
+
+def test_a_node_with_a_generic_gpu_declares_it_with_a_device_file(tmp_path):
+    node = local_slurm.Node("vm", 2, 4000)
+    conf = local_slurm.slurm_conf(local_slurm.Layout(tmp_path), node, 7001, 7002, gpus=1)
+    assert "GresTypes=gpu" in conf.splitlines()
+    assert "NodeName=vm NodeAddr=127.0.0.1 CPUs=2 RealMemory=4000 Gres=gpu:1 State=UNKNOWN" in conf
+    assert local_slurm.gres_conf(node, 1) == "NodeName=vm Name=gpu File=/dev/null\n"
 
 
 def test_local_node_is_this_host():

@@ -86,6 +86,35 @@ def check_arrays(workdir: Path) -> list[str]:
     return [] if tasks else [f"no array task log under {workdir}/results/logs/slurm/rule_train"]
 
 
+def check_shared(workdir: Path, n: int, runs: int) -> list[str]:
+    """Problems of a grid whose ``runs`` train runs share GPUs ``n`` to a job
+    (``resources.runs_per_gpu``): they did not run as Snakemake group jobs ``gpu_share_n`` of at
+    most ``n`` runs (the plugin logs a group job as ``group_<group>_train/<SLURM id>.log``; its
+    first command names the runs), or a job did not ask SLURM for one GPU (``scontrol``)."""
+    logs = sorted((workdir / "results" / "logs" / "slurm" / f"group_gpu_share_{n}_train").glob("*.log"))
+    members = {log.stem: _group_members(log) for log in logs}
+    print(f"{sum(members.values())} train runs ran in {len(members)} SLURM jobs: {sorted(members.values())}")
+    problems = [] if members else [f"no group job gpu_share_{n} ran in {workdir}"]
+    if sum(members.values()) != runs:
+        problems.append(f"{sum(members.values())} runs ran in group jobs, {runs} were trained")
+    problems += [f"SLURM job {job} held {k} runs, more than {n}" for job, k in members.items() if k > n]
+    if members and max(members.values()) < min(n, runs):
+        problems.append(f"no SLURM job held {n} runs: {sorted(members.values())}")
+    for job in members:
+        shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout
+        if not re.search(r"TresPerNode=\S*gpu:1\b", shown):
+            problems.append(f"SLURM job {job} did not ask for one GPU: {shown.strip()[:200]!r}")
+    return problems
+
+
+def _group_members(log: Path) -> int:
+    """The runs a group job's log names in its first snakemake command (``--target-jobs``)."""
+    for line in log.read_text(errors="replace").splitlines():
+        if "Command:" in line:
+            return line.count(" train:")
+    return 0
+
+
 # -- comparing two runs ----------------------------------------------------------------
 
 
@@ -329,6 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--arrays", action="store_true", help="also: its train jobs ran as SLURM job arrays")
     p.add_argument("--reference", type=Path, default=None, help="also: its runs equal this grid's")
     p.add_argument("--target", default=None, help="only this target was built: it and its runs")
+    p.add_argument("--shared", type=int, default=0, help="also: its runs shared GPUs, N to a SLURM job")
     p = sub.add_parser("compare", help="two run directories are equal except timings")
     p.add_argument("run_dir", type=Path)
     p.add_argument("reference_dir", type=Path)
@@ -349,6 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.arrays:
             problems += check_arrays(args.workdir)
+        if args.shared:
+            trained = sum((args.workdir / run.result).is_file() for run in grid.all_runs(config))
+            problems += check_shared(args.workdir, args.shared, trained)
         if args.reference is not None:
             problems += _compare_all(args.workdir, args.reference, config)
         return _report(problems, f"grid OK in {args.workdir}")

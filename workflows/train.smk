@@ -17,6 +17,13 @@ rule train:
         result=f"{RUN_DIR}/result.json",
     log:
         f"{RUN_DIR}/train.log",
+    # runs that share one GPU (resources.runs_per_gpu = N): gpu_share_N, N to a SLURM job
+    group:
+        grid.share_group(
+            config,
+            lambda: workflow.non_local_exec
+            and workflow.group_settings.group_components,
+        )
     conda:
         "envs/bnnbench.yaml"
     threads: config["threads"]
@@ -26,6 +33,7 @@ rule train:
         mem_mb=grid.train_resource(config, "mem_mb"),
         runtime=grid.train_resource(config, "runtime"),
         gpu=grid.train_resource(config, "gpu"),
+        gres=grid.train_resource(config, "gres"),
         cpus_per_task=grid.train_resource(config, "cpus_per_task"),
         cpus_per_gpu=grid.train_resource(config, "cpus_per_gpu"),
         # how often to checkpoint: a resource, not a param, so changing it reruns nothing
