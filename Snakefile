@@ -10,7 +10,7 @@ in `benchmark/grid.py` and the training in the `bnnbench` CLI that the rules cal
 
 from snakemake.utils import min_version, validate
 
-from benchmark import captions, configs, grid, identity
+from benchmark import captions, cluster, configs, grid, identity
 
 min_version("9.0")
 

@@ -22,7 +22,7 @@ resume. The decision to checkpoint (a stop signal, the policy's clock) is agreed
 ranks at every step boundary (:meth:`Group.agree`), so they stop at the same step.
 
 Launch: ``torchrun --standalone --nproc-per-node N -m benchmark.cli train ...``; the workflow
-does so for a run whose ``resources`` ask for ``gpus`` > 1 (``benchmark.grid.launcher``).
+does so for a run whose ``resources`` ask for ``gpus`` > 1 (``benchmark.cluster.launcher``).
 Reference: Li et al. 2020, "PyTorch Distributed: Experiences on Accelerating Data Parallel
 Training" (VLDB), for DDP's bucketed all-reduce during backward.
 """

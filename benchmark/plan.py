@@ -256,7 +256,7 @@ def planned_minutes(config: Mapping[str, Any], run: RunId, settings: Mapping[str
     """The first attempt's runtime of ``run`` when the config's ``resources.from_plan`` is set:
     :func:`job_minutes` of its planned cost with the setting's ``margin`` and ``minimum``, at
     the throughput of its ``throughput`` file (default ``workflows/throughput.json``)."""
-    from benchmark import grid
+    from benchmark import cluster, grid
 
     table = _table(str(settings.get("throughput") or THROUGHPUT))
     precision = (config.get("runtime") or {}).get("precision", "fp32")
@@ -268,7 +268,7 @@ def planned_minutes(config: Mapping[str, Any], run: RunId, settings: Mapping[str
         precision,
         table,
     )
-    gpus = grid.resource_estimate(config, run.dataset, run.arch)["gpus"]
+    gpus = cluster.resource_estimate(config, run.dataset, run.arch)["gpus"]
     return job_minutes(cost, float(settings.get("margin", 1.5)), int(settings.get("minimum", 15)), gpus)
 
 
@@ -308,9 +308,9 @@ def plan_config(config: Mapping[str, Any], table: Throughput, root: Path = Path(
 
 def requested(config: Mapping[str, Any], cost: RunCost) -> tuple[int, int]:
     """(runtime minutes, GPUs) the SLURM profile asks for the run's first attempt."""
-    from benchmark import grid
+    from benchmark import cluster
 
-    asked = grid.train_resources(config, cost.run)
+    asked = cluster.train_resources(config, cost.run)
     return asked["runtime"], asked["gpu"]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import configs, grid, plan
+from benchmark import cluster, configs, grid, plan
 from benchmark.cli import main
 from benchmark.errors import UserError
 from benchmark.identity import RunId
@@ -108,8 +108,8 @@ def test_from_plan_derives_each_jobs_runtime(tmp_path: Path, monkeypatch: pytest
     )
     hours = config["recipes"][r18.recipe]["epochs"] * CIFAR_PER_EPOCH / 1000 / 3600
     minutes = -(-hours * 60 * 2.0 // 1)
-    assert grid.train_resources(config, r18, 1)["runtime"] == minutes
-    assert grid.train_resources(config, r18, 2)["runtime"] == 2 * minutes  # runtime_growth 2
-    assert callable(grid.train_resource(config, "runtime"))
+    assert cluster.train_resources(config, r18, 1)["runtime"] == minutes
+    assert cluster.train_resources(config, r18, 2)["runtime"] == 2 * minutes  # runtime_growth 2
+    assert callable(cluster.train_resource(config, "runtime"))
     cost = plan.RunCost(r18, 200, 1000.0, "measured", hours)
     assert plan.requested(config, cost) == (minutes, 1)  # what `bnnbench plan` prints

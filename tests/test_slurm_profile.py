@@ -17,7 +17,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.profiles import ProfileConfigFileParser
 from snakemake.utils import validate
 
-from benchmark import configs, grid
+from benchmark import cluster, configs, grid
 from benchmark.errors import UserError
 from benchmark.identity import RunId
 from tools import local_slurm, slurm_checks
@@ -57,25 +57,25 @@ CONFIG = {
 
 
 def test_resources_fall_back_arch_then_dataset_default_then_top_level():
-    assert grid.resource_estimate(CONFIG, "cifar10", "resnet50") == {
+    assert cluster.resource_estimate(CONFIG, "cifar10", "resnet50") == {
         "mem_mb": 20000,
         "runtime": 300,
         "gpus": 1,
         "runs_per_gpu": 1,
     }
-    assert grid.resource_estimate(CONFIG, "cifar10", "resnet18") == {
+    assert cluster.resource_estimate(CONFIG, "cifar10", "resnet18") == {
         "mem_mb": 8000,
         "runtime": 150,
         "gpus": 1,
         "runs_per_gpu": 1,
     }
-    assert grid.resource_estimate(CONFIG, "cifar100", "resnet18") == {
+    assert cluster.resource_estimate(CONFIG, "cifar100", "resnet18") == {
         "mem_mb": 8000,
         "runtime": 100,
         "gpus": 1,
         "runs_per_gpu": 1,
     }
-    assert grid.resource_estimate({}, "x", "y") == {
+    assert cluster.resource_estimate({}, "x", "y") == {
         "mem_mb": 4096,
         "runtime": 60,
         "gpus": 0,
@@ -85,18 +85,18 @@ def test_resources_fall_back_arch_then_dataset_default_then_top_level():
 
 @pytest.mark.parametrize(("attempt", "runtime"), [(1, 300), (2, 600), (3, 1200)])
 def test_runtime_grows_with_the_attempt(attempt, runtime):
-    assert grid.train_resources(CONFIG, wildcards("cifar10", "resnet50"), attempt)["runtime"] == runtime
+    assert cluster.train_resources(CONFIG, wildcards("cifar10", "resnet50"), attempt)["runtime"] == runtime
 
 
 def test_fractional_growth_rounds_up():
     config = {"resources": {"runtime": 10, "runtime_growth": 1.5}}
-    assert [grid.train_resources(config, wildcards(), a)["runtime"] for a in (1, 2, 3)] == [10, 15, 23]
+    assert [cluster.train_resources(config, wildcards(), a)["runtime"] for a in (1, 2, 3)] == [10, 15, 23]
 
 
 def test_loader_workers_add_cpus():
     config = {**CONFIG, "data_options": {"cifar10": {"workers": 8}}}
-    assert grid.train_resources(config, wildcards("cifar10", "resnet18"))["cpus_per_gpu"] == 4 + 8
-    assert grid.train_resources(config, wildcards("cifar100", "resnet18"))["cpus_per_gpu"] == 4
+    assert cluster.train_resources(config, wildcards("cifar10", "resnet18"))["cpus_per_gpu"] == 4 + 8
+    assert cluster.train_resources(config, wildcards("cifar100", "resnet18"))["cpus_per_gpu"] == 4
 
 
 def test_runs_that_share_a_gpu_ask_for_one_between_them():
@@ -106,7 +106,7 @@ def test_runs_that_share_a_gpu_ask_for_one_between_them():
     shared = {"resnet20": {"runtime": 20, "runs_per_gpu": 3}, "resnet50": {"gpus": 2, "runs_per_gpu": 3}}
     estimates = {**CONFIG["resources"]["estimates"], "cifar10": shared}
     config = {**CONFIG, "resources": {**CONFIG["resources"], "estimates": estimates}}
-    r = grid.train_resources(config, wildcards("cifar10", "resnet20"))
+    r = cluster.train_resources(config, wildcards("cifar10", "resnet20"))
     assert (r["gpu"], r["gres"], r["cpus_per_task"], r["cpus_per_gpu"], r["runtime"]) == (
         0,
         "gpu:1",
@@ -114,27 +114,27 @@ def test_runs_that_share_a_gpu_ask_for_one_between_them():
         0,
         60,
     )
-    alone = grid.train_resources(config, wildcards("cifar10", "resnet50"))
+    alone = cluster.train_resources(config, wildcards("cifar10", "resnet50"))
     assert (alone["gpu"], alone["gres"]) == (2, "")
-    group = grid.share_group(config)
+    group = cluster.share_group(config)
     assert group(wildcards("cifar10", "resnet20")) == "gpu_share_3"
     assert group(wildcards("cifar10", "resnet50")) is None  # two GPUs: data-parallel, not shared
     assert group(wildcards("cifar100", "resnet20")) is None
-    assert grid.share_components(config) == {"gpu_share_3": 3}
-    assert grid.share_components(CONFIG) == {}
-    grid.check_share_components(config, {"gpu_share_3": 3})
+    assert cluster.share_components(config) == {"gpu_share_3": 3}
+    assert cluster.share_components(CONFIG) == {}
+    cluster.check_share_components(config, {"gpu_share_3": 3})
     with pytest.raises(UserError, match="--group-components gpu_share_3=3"):
-        grid.check_share_components(config, {})
+        cluster.check_share_components(config, {})
     # on a cluster the first shared run checks the command's --group-components; locally, none
-    on_cluster = grid.share_group(config, lambda: {"gpu_share_3": 2})
+    on_cluster = cluster.share_group(config, lambda: {"gpu_share_3": 2})
     assert on_cluster(wildcards("cifar100", "resnet20")) is None  # not shared: nothing checked
     with pytest.raises(UserError, match="gpu_share_3=3"):
         on_cluster(wildcards("cifar10", "resnet20"))
     assert (
-        grid.share_group(config, lambda: {"gpu_share_3": 3})(wildcards("cifar10", "resnet20"))
+        cluster.share_group(config, lambda: {"gpu_share_3": 3})(wildcards("cifar10", "resnet20"))
         == "gpu_share_3"
     )
-    assert grid.share_group(config, lambda: False)(wildcards("cifar10", "resnet20")) == "gpu_share_3"
+    assert cluster.share_group(config, lambda: False)(wildcards("cifar10", "resnet20")) == "gpu_share_3"
 
 
 def test_a_group_jobs_log_names_its_runs(tmp_path):
@@ -149,47 +149,47 @@ def test_a_group_jobs_log_names_its_runs(tmp_path):
 
 
 def test_cpus_are_threads_per_gpu_or_per_task():
-    gpu = grid.train_resources(CONFIG, wildcards("cifar10", "resnet18"))
+    gpu = cluster.train_resources(CONFIG, wildcards("cifar10", "resnet18"))
     assert (gpu["gpu"], gpu["cpus_per_gpu"], gpu["cpus_per_task"]) == (1, 4, 0)
-    cpu = grid.train_resources(CONFIG, {"dataset": "digits", "arch": "resnet18"})
+    cpu = cluster.train_resources(CONFIG, {"dataset": "digits", "arch": "resnet18"})
     assert (cpu["gpu"], cpu["cpus_per_gpu"], cpu["cpus_per_task"]) == (0, 0, 4)
 
 
 def test_resource_callables_take_what_snakemake_passes():
-    for name in grid.TRAIN_RESOURCES:
-        fn = grid.train_resource(CONFIG, name)
+    for name in cluster.TRAIN_RESOURCES:
+        fn = cluster.train_resource(CONFIG, name)
         if name == "gres":  # no run of CONFIG shares a GPU: the same for every run
             assert fn == ""
             continue
         assert list(inspect.signature(fn).parameters) == ["wildcards", "attempt"]
         assert (
             fn(wildcards("cifar10", "resnet50"), 2)
-            == grid.train_resources(CONFIG, wildcards("cifar10", "resnet50"), 2)[name]
+            == cluster.train_resources(CONFIG, wildcards("cifar10", "resnet50"), 2)[name]
         )
     with pytest.raises(ValueError, match="unknown train resource"):
-        grid.train_resource(CONFIG, "gpus_per_node")
+        cluster.train_resource(CONFIG, "gpus_per_node")
 
 
 def test_resources_the_same_for_every_run_are_numbers_not_callables():
     """Fewer callables for Snakemake to evaluate per job; the paper config varies mem and runtime."""
-    paper = {name: grid.train_resource(load("paper"), name) for name in grid.TRAIN_RESOURCES}
+    paper = {name: cluster.train_resource(load("paper"), name) for name in cluster.TRAIN_RESOURCES}
     constants = {name: value for name, value in paper.items() if not callable(value)}
     assert constants == {"cpus_per_task": 0, "gres": ""}
     assert callable(paper["mem_mb"]) and callable(paper["runtime"])
     assert callable(paper["gpu"])  # imagenet trains data-parallel on 4 GPUs
-    assert grid.resource_estimate(load("paper"), "imagenet", "resnet18_imagenet")["gpus"] == 4
-    assert grid.resource_estimate(load("paper"), "cifar10", "resnet18")["gpus"] == 1
+    assert cluster.resource_estimate(load("paper"), "imagenet", "resnet18_imagenet")["gpus"] == 4
+    assert cluster.resource_estimate(load("paper"), "cifar10", "resnet18")["gpus"] == 1
     assert callable(paper["cpus_per_gpu"])  # imagenet adds its loader workers
     fixed = {"threads": 1, "datasets": ["digits"], "archs": ["resnet18"], "resources": {"runtime_growth": 1}}
-    assert grid.train_resource(fixed, "runtime") == grid.RESOURCE_DEFAULTS["runtime"]
-    assert callable(grid.train_resource({**fixed, "resources": {"runtime_growth": 2}}, "runtime"))
+    assert cluster.train_resource(fixed, "runtime") == cluster.RESOURCE_DEFAULTS["runtime"]
+    assert callable(cluster.train_resource({**fixed, "resources": {"runtime_growth": 2}}, "runtime"))
 
 
 def test_shipped_configs_estimate_every_run():
     paper, smoke = load("paper"), load("smoke")
     minimum = paper["resources"]["from_plan"]["minimum"]
     for run in grid.all_runs(paper):
-        r = grid.train_resources(paper, run, 1)
+        r = cluster.train_resources(paper, run, 1)
         workers = paper["data_options"].get(run.dataset, {}).get("workers", 0)
         assert r["gpu"] == (4 if run.dataset == "imagenet" else 1)  # ImageNet: data-parallel
         assert r["cpus_per_gpu"] == paper["threads"] + workers and r["runtime"] >= minimum
@@ -197,8 +197,11 @@ def test_shipped_configs_estimate_every_run():
     wanted = ("paper", "cifar100", "ste", 0)
     ste = {r.arch: r for r in grid.all_runs(paper) if (r.recipe, r.dataset, r.variant, r.seed) == wanted}
     shallow, deepest = ste["resnet18"], dataclasses.replace(ste["resnet18"], arch="resnet50")
-    assert grid.train_resources(paper, deepest)["runtime"] > grid.train_resources(paper, shallow)["runtime"]
-    r = grid.train_resources(smoke, wildcards("synthetic", "resnet18"), 1)
+    assert (
+        cluster.train_resources(paper, deepest)["runtime"]
+        > cluster.train_resources(paper, shallow)["runtime"]
+    )
+    r = cluster.train_resources(smoke, wildcards("synthetic", "resnet18"), 1)
     assert r["gpu"] == 0 and r["cpus_per_task"] == smoke["threads"]
 
 
@@ -229,8 +232,8 @@ def test_schema_fills_checkpoint_defaults():
 def test_train_rule_execs_bnnbench_with_the_checkpoint_settings():
     text = (ROOT / "workflows" / "train.smk").read_text()
     assert '"exec {params.launch} train' in text  # the signal reaches python (or torchrun), not a shell
-    assert grid.launcher(load("smoke")) == "bnnbench"
-    launch = grid.launcher(load("paper"))  # ImageNet runs: one process per GPU
+    assert cluster.launcher(load("smoke")) == "bnnbench"
+    launch = cluster.launcher(load("paper"))  # ImageNet runs: one process per GPU
     assert (
         launch(wildcards("imagenet", "resnet18_imagenet"))
         == "torchrun --standalone --nproc-per-node 4 -m benchmark.cli"

@@ -19,7 +19,7 @@ rule train:
         f"{RUN_DIR}/train.log",
     # runs that share one GPU (resources.runs_per_gpu = N): gpu_share_N, N to a SLURM job
     group:
-        grid.share_group(
+        cluster.share_group(
             config,
             lambda: workflow.non_local_exec
             and workflow.group_settings.group_components,
@@ -30,12 +30,12 @@ rule train:
     resources:
         # estimates per dataset and arch; the runtime grows with the retry attempt (a plain
         # number where a value is the same for every run, else a callable)
-        mem_mb=grid.train_resource(config, "mem_mb"),
-        runtime=grid.train_resource(config, "runtime"),
-        gpu=grid.train_resource(config, "gpu"),
-        gres=grid.train_resource(config, "gres"),
-        cpus_per_task=grid.train_resource(config, "cpus_per_task"),
-        cpus_per_gpu=grid.train_resource(config, "cpus_per_gpu"),
+        mem_mb=cluster.train_resource(config, "mem_mb"),
+        runtime=cluster.train_resource(config, "runtime"),
+        gpu=cluster.train_resource(config, "gpu"),
+        gres=cluster.train_resource(config, "gres"),
+        cpus_per_task=cluster.train_resource(config, "cpus_per_task"),
+        cpus_per_gpu=cluster.train_resource(config, "cpus_per_gpu"),
         # how often to checkpoint: a resource, not a param, so changing it reruns nothing
         checkpoint_seconds=config["checkpoint"]["seconds"],
         checkpoint_steps=config["checkpoint"]["steps"],
@@ -45,7 +45,7 @@ rule train:
         args=lambda wildcards: grid.train_args(config, wildcards),
         data_root=grid.data_root_args(config),
         # bnnbench, or torchrun with one process per GPU for a run on several GPUs
-        launch=grid.launcher(config),
+        launch=cluster.launcher(config),
     shell:
         "exec {params.launch} train --dataset {wildcards.dataset} --arch {wildcards.arch}"
         " --variant {wildcards.variant} --regime {wildcards.regime}"
