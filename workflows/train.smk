@@ -21,7 +21,9 @@ rule train:
     group:
         cluster.share_group(
             config,
-            lambda: workflow.non_local_exec
+            # on the submitting Snakemake only: a group job's own Snakemake has no flags
+            lambda: workflow.is_main_process
+            and workflow.non_local_exec
             and workflow.group_settings.group_components,
         )
     conda:
