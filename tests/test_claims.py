@@ -227,13 +227,14 @@ def test_count_recovered_drops() -> None:
     assert cl.count_recovered_drops(epochs, acc, 4, 1.0) == 1
 
 
-def curves(variant: str, per_seed: list[list[float]]) -> pd.DataFrame:
+def curves(variant: str, per_seed: list[list[float]], dataset: str = "cifar100") -> pd.DataFrame:
+    """Per-epoch trajectories of one cell (a paper dataset: S6's paper form judges it)."""
     rows = []
     for seed, acc in enumerate(per_seed):
         for epoch, value in enumerate(acc, start=1):
             rows.append(
                 {
-                    "dataset": "digits",
+                    "dataset": dataset,
                     "arch": "resnet18",
                     "regime": "bnn",
                     "variant": variant,
@@ -257,7 +258,7 @@ SMOOTH = [40, 50, 55, 58, 60, 61, 62, 63, 64, 64]
 def test_s6_sawtooth(claims: dict[str, cl.Claim]) -> None:
     def judge(stompp: list[list[float]], ste: list[list[float]]) -> str:
         traj = pd.concat([curves("stompp", stompp), curves("ste", ste)], ignore_index=True)
-        return verdicts(claims["S6"], cl.Tables(trajectories=traj))["digits/resnet18"]
+        return verdicts(claims["S6"], cl.Tables(trajectories=traj))["cifar100/resnet18"]
 
     assert judge([SAW, SAW], [SMOOTH, SMOOTH]) == HOLDS
     assert judge([SMOOTH, SMOOTH], [SMOOTH]) == FAILS

@@ -26,13 +26,14 @@ def peer(
     recipe: str = "ovsw_ablation",
     flips: tuple[float, float] | None = None,
     flip_half_width: float = 1.0,
+    dataset: str = "digits",
 ) -> dict:
     """One peer-table row on digits/resnet18/bnn; ``flips`` = final never-flipped shares (all,
     last layer) with intervals of +- flip_half_width (undefined for a single seed)."""
     low, high = stats.t_interval(mean, std, n)
     row = {
         "recipe": recipe,
-        "dataset": "digits",
+        "dataset": dataset,
         "arch": "resnet18",
         "regime": "bnn",
         "variant": variant,
@@ -65,6 +66,8 @@ def verdicts(claim: cl.Claim, tables: cl.Tables) -> dict[str, str]:
 
 
 SCOPE = "ovsw_ablation/digits/resnet18"
+PAPER = "cifar100"  # O1 has a laptop form for digits (tests/test_laptop_claims.py): its paper form here
+O1_SCOPE = f"ovsw_ablation/{PAPER}/resnet18"
 
 
 # --------------------------------------------------------------------------- O1 silent weights
@@ -91,15 +94,15 @@ def test_ratio_at_least(num, den, ratio, expected) -> None:
 
 def o1_table(ovsw_flips: tuple[float, float], n: int = 5) -> pd.DataFrame:
     return table(
-        peer("fp", 95.0, recipe="ovsw_cifar"),
-        peer("ovsw_vanilla", 60.0, flips=(40.0, 54.0)),
-        peer("ovsw", 66.0, n=n, flips=ovsw_flips, flip_half_width=0.2),
+        peer("fp", 95.0, recipe="ovsw_cifar", dataset=PAPER),
+        peer("ovsw_vanilla", 60.0, flips=(40.0, 54.0), dataset=PAPER),
+        peer("ovsw", 66.0, n=n, flips=ovsw_flips, flip_half_width=0.2, dataset=PAPER),
     )
 
 
 def test_o1_holds_when_ovsw_cuts_silent_weights_tenfold(claims) -> None:
     outcome = claims["O1"].evaluate(cl.Tables(ovsw=o1_table((3.0, 2.0))))
-    assert [o.scope for o in outcome] == [SCOPE]  # the recipe without ovsw_vanilla has no scope
+    assert [o.scope for o in outcome] == [O1_SCOPE]  # the recipe without ovsw_vanilla has no scope
     (o,) = outcome
     assert o.verdict == HOLDS
     large, last, overall = o.parts
@@ -111,19 +114,25 @@ def test_o1_holds_when_ovsw_cuts_silent_weights_tenfold(claims) -> None:
 
 def test_o1_fails_inconclusive_and_not_run(claims) -> None:
     def judge(ovsw_flips, **kw) -> str:
-        return verdicts(claims["O1"], cl.Tables(ovsw=o1_table(ovsw_flips, **kw)))[SCOPE]
+        return verdicts(claims["O1"], cl.Tables(ovsw=o1_table(ovsw_flips, **kw)))[O1_SCOPE]
 
     assert judge((20.0, 2.0)) == FAILS  # overall only halved
     assert judge((4.0, 2.0)) == INCONCLUSIVE  # overall ratio interval [39/4.2, 41/3.8] spans 10
     assert judge((3.0, 2.0), n=1) == INCONCLUSIVE  # a single OvSW seed: no interval
     assert judge((NAN, NAN)) == NOT_RUN  # OvSW recorded no flip statistics
-    little = table(peer("ovsw_vanilla", 60.0, flips=(5.0, 8.0)), peer("ovsw", 66.0, flips=(0.2, 0.1)))
-    assert verdicts(claims["O1"], cl.Tables(ovsw=little)) == {SCOPE: FAILS}  # vanilla's share is not large
+    little = table(
+        peer("ovsw_vanilla", 60.0, flips=(5.0, 8.0), dataset=PAPER),
+        peer("ovsw", 66.0, flips=(0.2, 0.1), dataset=PAPER),
+    )
+    assert verdicts(claims["O1"], cl.Tables(ovsw=little)) == {O1_SCOPE: FAILS}  # vanilla's share is not large
     assert verdicts(claims["O1"], cl.Tables()) == {"all": NOT_RUN}
-    only_vanilla = table(peer("ovsw_vanilla", 60.0, flips=(40.0, 54.0)))
+    only_vanilla = table(peer("ovsw_vanilla", 60.0, flips=(40.0, 54.0), dataset=PAPER))
     assert verdicts(claims["O1"], cl.Tables(ovsw=only_vanilla)) == {"all": NOT_RUN}
     # our plain STE is another baseline than OvSW's vanilla BNN: it does not stand in for it
-    plain_ste = table(peer("ste", 60.0, flips=(40.0, 54.0)), peer("ovsw", 66.0, flips=(3.0, 2.0)))
+    plain_ste = table(
+        peer("ste", 60.0, flips=(40.0, 54.0), dataset=PAPER),
+        peer("ovsw", 66.0, flips=(3.0, 2.0), dataset=PAPER),
+    )
     assert verdicts(claims["O1"], cl.Tables(ovsw=plain_ste)) == {"all": NOT_RUN}
 
 

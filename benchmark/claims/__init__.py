@@ -8,10 +8,10 @@ intervals (the rules: :mod:`benchmark.claims.verdicts`).
 Checks (``check:`` in the YAML):
 ``gain_grows_with_depth`` (S1), ``collapse`` (S2; ``collapse_to_control``, its laptop form),
 ``order_insensitive`` (S3),
-``global_freezing`` (S4), ``ranking`` (S5), ``sawtooth`` (S6) on the StoMPP tables;
-``silent_weights`` (O1), ``components`` (O2), ``convergence`` (O3), ``at_least`` (B1) and
-``beats`` (P1, P2) on the peers' own tables (``table`` names which), scoped per
-recipe/dataset/arch.
+``global_freezing`` (S4), ``ranking`` (S5), ``sawtooth`` (S6; ``sawtooth_contrast``, its laptop
+form) on the StoMPP tables; ``silent_weights`` (O1; ``silent_weights_cut``, its laptop form),
+``components`` (O2), ``convergence`` (O3), ``at_least`` (B1) and ``beats`` (P1, P2) on the
+peers' own tables (``table`` names which), scoped per recipe/dataset/arch.
 
 Modules: :mod:`~benchmark.claims.verdicts` (verdict rules, parts, outcomes),
 :mod:`~benchmark.claims.compare` (two cells to a part), :mod:`~benchmark.claims.cells`
@@ -30,12 +30,21 @@ from benchmark.claims.compare import (
     compare_within,
     near_value,
     share_above,
+    share_cut,
     share_ratio,
 )
 from benchmark.claims.forms import EITHER_FORM, Forms, LaptopForm
 from benchmark.claims.loader import CHECKS, Claim, build_params, load_claims, parse_claim, parse_laptop
-from benchmark.claims.peers import AtLeast, Beats, Components, Convergence, SilentWeights
-from benchmark.claims.sawtooth import Sawtooth, count_recovered_drops, drops_per_seed, sawtooth_verdict
+from benchmark.claims.peers import AtLeast, Beats, Components, Convergence, SilentWeights, SilentWeightsCut
+from benchmark.claims.sawtooth import (
+    Sawtooth,
+    SawtoothContrast,
+    count_recovered_drops,
+    drops_per_seed,
+    repeated_verdict,
+    resolvable_drop_pp,
+    sawtooth_verdict,
+)
 from benchmark.claims.stompp import (
     Collapse,
     CollapseToControl,
@@ -91,8 +100,10 @@ __all__ = [
     "Part",
     "Ranking",
     "Sawtooth",
+    "SawtoothContrast",
     "Scope",
     "SilentWeights",
+    "SilentWeightsCut",
     "Tables",
     "build_params",
     "compare_greater",
@@ -110,9 +121,12 @@ __all__ = [
     "peer_cell",
     "peer_scopes",
     "ratio_at_least",
+    "repeated_verdict",
+    "resolvable_drop_pp",
     "sawtooth_verdict",
     "scopes",
     "share_above",
+    "share_cut",
     "share_ratio",
     "within",
 ]

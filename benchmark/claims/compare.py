@@ -129,3 +129,21 @@ def share_ratio(a: pd.Series | None, b: pd.Series | None, column: str, ratio: fl
         f"{bounds} vs >= {ratio:g}x: {verdict}"
     )
     return Part(verdict, text, estimate, low, high, min(int(a["n"]), int(b["n"])))
+
+
+def share_cut(a: pd.Series | None, b: pd.Series | None, column: str, margin: float, what: str) -> Part:
+    """Part for "the mean share of a exceeds that of b by more than ``margin`` points", with the
+    conservative interval [low_a - high_b, high_a - low_b] of the two cells' t-intervals (as
+    :func:`~benchmark.claims.verdicts.ratio_at_least` bounds a ratio)."""
+    if _no_flips(a, column) or _no_flips(b, column):
+        return Part(NOT_RUN, f"NOT RUN: no flip statistics for {what}")
+    low = a[f"{column}_ci_low"] - b[f"{column}_ci_high"]
+    high = a[f"{column}_ci_high"] - b[f"{column}_ci_low"]
+    estimate = a[column] - b[column]
+    verdict = greater(low, high, margin)
+    bounds = f"[{low:.2f}, {high:.2f}]" if math.isfinite(low) else "[interval undefined: n<2]"
+    text = (
+        f"{what}: {_share_text(a, column)} - {_share_text(b, column)} = {estimate:+.2f} points "
+        f"{bounds} vs > {margin:g}: {verdict}"
+    )
+    return Part(verdict, text, estimate, low, high, min(int(a["n"]), int(b["n"])))

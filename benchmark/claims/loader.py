@@ -12,8 +12,16 @@ import yaml
 from benchmark.claims.cells import Tables
 from benchmark.claims.check import Check
 from benchmark.claims.forms import Forms, LaptopForm
-from benchmark.claims.peers import AtLeast, Beats, BeatsOnEach, Components, Convergence, SilentWeights
-from benchmark.claims.sawtooth import Sawtooth
+from benchmark.claims.peers import (
+    AtLeast,
+    Beats,
+    BeatsOnEach,
+    Components,
+    Convergence,
+    SilentWeights,
+    SilentWeightsCut,
+)
+from benchmark.claims.sawtooth import Sawtooth, SawtoothContrast
 from benchmark.claims.stompp import (
     Collapse,
     CollapseToControl,
@@ -34,7 +42,9 @@ CHECKS: dict[str, type[Check]] = {
     "global_freezing": GlobalFreezing,
     "ranking": Ranking,
     "sawtooth": Sawtooth,
+    "sawtooth_contrast": SawtoothContrast,
     "silent_weights": SilentWeights,
+    "silent_weights_cut": SilentWeightsCut,
     "components": Components,
     "convergence": Convergence,
     "beats": Beats,

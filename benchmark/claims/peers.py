@@ -12,7 +12,7 @@ import pandas as pd
 from benchmark.claims import cells
 from benchmark.claims.cells import Tables
 from benchmark.claims.check import Check, Scope
-from benchmark.claims.compare import compare_greater, share_above, share_ratio
+from benchmark.claims.compare import compare_greater, share_above, share_cut, share_ratio
 from benchmark.claims.verdicts import NOT_RUN, Outcome, Part
 
 
@@ -66,6 +66,27 @@ class SilentWeights(PeerPair):
             share_above(base, "never_flipped_last", self.large_share_pct, f"{self.baseline} {last}"),
             share_ratio(base, var, "never_flipped_last", self.ratio, last),
             share_ratio(base, var, "never_flipped", self.ratio, "never flipped, all binary layers"),
+        ]
+
+
+@dataclass(frozen=True)
+class SilentWeightsCut(PeerPair):
+    """O1's laptop form: under ``baseline`` the last binary layer's never-flipped share exceeds
+    large_share_pct (as published), and ``variant``'s share lies below the baseline's by more than
+    cut_pp points (:func:`~benchmark.claims.compare.share_cut`), for the last binary layer and over
+    all binary weights; per recipe/dataset/arch."""
+
+    large_share_pct: float
+    cut_pp: float
+
+    def judge(self, table: pd.DataFrame, scope: Scope) -> list[Part]:
+        base, var = self.cell(table, scope, self.baseline), self.cell(table, scope, self.variant)
+        layer = base["last_layer"] if base is not None and isinstance(base["last_layer"], str) else None
+        last = f"never flipped, {layer or 'last binary layer'}"
+        return [
+            share_above(base, "never_flipped_last", self.large_share_pct, f"{self.baseline} {last}"),
+            share_cut(base, var, "never_flipped_last", self.cut_pp, last),
+            share_cut(base, var, "never_flipped", self.cut_pp, "never flipped, all binary layers"),
         ]
 
 
