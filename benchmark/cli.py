@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UserError
-from benchmark.runtime import PLACEMENTS, PRECISIONS, Runtime
+from benchmark.runtime import CPU_ISAS, PLACEMENTS, PRECISIONS, Runtime
 from methods.config import ConfigError
 from methods.registry import UnknownNameError
 
@@ -141,6 +141,13 @@ def add_train(sub: Any) -> None:
         help="where in-memory training images live: host (copied per batch), device (moved once, "
         "augmented there) or auto (device on CUDA); the batches are the same either way",
     )
+    p.add_argument(
+        "--cpu-isa",
+        choices=CPU_ISAS,
+        default="native",
+        help="CPU kernels: native (PyTorch's dispatch, the default) or avx2 (pinned; start the command "
+        "with ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2); part of the run's config",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
     p.add_argument("--out", required=True, type=Path, help="the run directory to write")
     p.add_argument(
@@ -236,6 +243,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
             compile=args.compile,
             deterministic=args.deterministic,
             data=args.data_placement,
+            cpu_isa=args.cpu_isa,
         ),
     )
 

@@ -1,8 +1,8 @@
 """What a training job asks the cluster for (DESIGN 6): memory, runtime, GPUs and CPUs per run,
 looked up per dataset and architecture (``resources`` in the config); how the run starts (one
-process, or ``torchrun`` with one process per GPU); and which runs share one GPU in one job
-(``resources.runs_per_gpu``). The train rule and the SLURM profile read these; ``benchmark.plan``
-gives the runtimes under ``resources.from_plan``.
+process, or ``torchrun`` with one process per GPU; the CPU kernels' pins); and which runs share
+one GPU in one job (``resources.runs_per_gpu``). The train rule and the SLURM profile read
+these; ``benchmark.plan`` gives the runtimes under ``resources.from_plan``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from itertools import product
 from typing import Any
 
 from benchmark.grid import Config, ConfigError, run_of, wildcard
+from benchmark.runtime import Runtime, isa_environment
 
 RESOURCE_KEYS = ("mem_mb", "runtime", "gpus", "runs_per_gpu")
 RESOURCE_DEFAULTS = {"mem_mb": 4096, "runtime": 60, "gpus": 0, "runs_per_gpu": 1, "runtime_growth": 2.0}
@@ -154,12 +155,17 @@ LAUNCH_PARALLEL = "torchrun --standalone --nproc-per-node {gpus} -m benchmark.cl
 
 def launcher(config: Config) -> Callable[[Any], str] | str:
     """What starts ``train``: ``bnnbench``, or ``torchrun`` with one process per GPU for a run
-    whose ``resources`` ask for more than one GPU (per dataset and arch, like every estimate).
-    A plain string when every run of the config starts the same way."""
+    whose ``resources`` ask for more than one GPU (per dataset and arch, like every estimate);
+    behind ``env`` and the kernels' pins where ``runtime.cpu_isa`` pins them (they must be set
+    before torch loads: :func:`benchmark.runtime.check_cpu_isa`). A plain string when every run
+    of the config starts the same way."""
+    pins = isa_environment(Runtime.from_dict(config.get("runtime")))
+    prefix = "".join(f"{key}={value} " for key, value in pins.items())
+    prefix = f"env {prefix}" if prefix else ""
 
     def launch(wildcards: Any) -> str:
         gpus = resource_estimate(config, wildcard(wildcards, "dataset"), wildcard(wildcards, "arch"))["gpus"]
-        return LAUNCH_PARALLEL.format(gpus=gpus) if gpus > 1 else LAUNCH
+        return prefix + (LAUNCH_PARALLEL.format(gpus=gpus) if gpus > 1 else LAUNCH)
 
     starts = {launch(cell) for cell in estimate_cells(config)}
     return starts.pop() if len(starts) == 1 else launch

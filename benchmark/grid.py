@@ -231,7 +231,7 @@ def train_args(config: Config, wildcards: Any) -> str:
 
 
 def runtime_args(config: Config) -> str:
-    """``--precision``, ``--compile``, ``--no-deterministic``, ``--data-placement`` for the
+    """``--precision``, ``--compile``, ``--no-deterministic``, ``--data-placement``, ``--cpu-isa`` for the
     ``runtime`` settings that differ from the defaults (none for a default config, so that its
     commands stay as they were)."""
     given = Runtime.from_dict(config.get("runtime"))
@@ -241,6 +241,7 @@ def runtime_args(config: Config) -> str:
         "compile": "--compile" if given.compile else "--no-compile",
         "deterministic": "--deterministic" if given.deterministic else "--no-deterministic",
         "data": f"--data-placement {given.data}",
+        "cpu_isa": f"--cpu-isa {given.cpu_isa}",
     }
     return " ".join(flag for key, flag in flags.items() if getattr(given, key) != getattr(default, key))
 

@@ -54,6 +54,7 @@ def configure_torch(spec: RunSpec, device: torch.device) -> None:
     kernels are deterministic for a fixed thread count already)."""
     if spec.threads:
         torch.set_num_threads(spec.threads)
+    runtime.check_cpu_isa(spec.runtime)
     runtime.configure(spec.runtime, device)
     random.seed(spec.seed)
     np.random.seed(spec.seed % 2**32)

@@ -14,12 +14,19 @@ training images live. Each is a recorded choice (DESIGN 9).
   module and its ``state_dict`` keys stay the same).
 ``processes``: the number of data-parallel processes (ranks) the run trains on
   (``benchmark.distributed``); not a config key: ``torchrun`` sets it (``WORLD_SIZE``).
+``cpu_isa``: the instruction set of the CPU kernels. ``native`` lets PyTorch dispatch by the CPU
+  (AVX-512 where there is one); ``avx2`` pins ATen's vectorised loops and oneDNN's convolutions
+  to AVX2 (``ATEN_CPU_CAPABILITY=avx2``, ``ONEDNN_MAX_CPU_ISA=AVX2``: :data:`ISA_PINS`). Both
+  are read when torch loads, before any code of ours runs, so the workflow starts ``bnnbench``
+  with them set (``benchmark.cluster.launcher``) and a run refuses to start without them
+  (:func:`check_cpu_isa`). Pinned, an AVX-512 machine reproduces an AVX2 machine's runs where the
+  two were compared (docs/NUMERICS.md); not every pair of CPUs agrees.
 ``deterministic``: on CUDA, cuBLAS gets a fixed workspace (``CUBLAS_WORKSPACE_CONFIG``), cuDNN
   autotuning is off and ``torch.use_deterministic_algorithms`` is on, so a run repeats bit for
   bit on one GPU; off (``fast``), cuDNN autotunes its algorithms. CPU kernels are deterministic
   for a fixed thread count either way.
 
-These four decide a run's numbers: they enter its config (and so its hash) where they differ
+These five decide a run's numbers: they enter its config (and so its hash) where they differ
 from the defaults, so a checkpoint of one setting never resumes a run of another, and the
 configs of default runs are what they were before these keys existed.
 
@@ -47,11 +54,17 @@ if TYPE_CHECKING:  # torch is imported where it is used: the workflow reads thes
 
 PRECISIONS = ("fp32", "tf32", "bf16")
 PLACEMENTS = ("auto", "host", "device")
+CPU_ISAS = ("native", "avx2")
 Precision = Literal["fp32", "tf32", "bf16"]
 Placement = Literal["auto", "host", "device"]
+CpuIsa = Literal["native", "avx2"]
+# the environment that pins the CPU kernels: ATen's dispatch (ATEN_CPU_CAPABILITY) and oneDNN's
+# JIT (ONEDNN_MAX_CPU_ISA), read when torch loads; and what torch then reports for it
+ISA_PINS = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+ISA_CAPABILITY = {"avx2": "AVX2"}
 # the cuBLAS workspace that makes its kernels deterministic (CUDA docs, "cuBLAS reproducibility")
 CUBLAS_WORKSPACE = ":4096:8"
-NUMERIC_KEYS = ("precision", "compile", "deterministic", "processes")
+NUMERIC_KEYS = ("precision", "compile", "deterministic", "processes", "cpu_isa")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,12 +76,15 @@ class Runtime:
     deterministic: bool = True
     data: Placement = "auto"
     processes: int = 1
+    cpu_isa: CpuIsa = "native"
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise UserError(f"precision '{self.precision}' is not one of {', '.join(PRECISIONS)}")
         if self.data not in PLACEMENTS:
             raise UserError(f"data placement '{self.data}' is not one of {', '.join(PLACEMENTS)}")
+        if self.cpu_isa not in CPU_ISAS:
+            raise UserError(f"cpu_isa '{self.cpu_isa}' is not one of {', '.join(CPU_ISAS)}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> Runtime:
@@ -96,6 +112,7 @@ class Runtime:
             "compile": self.compile,
             "deterministic": self.deterministic,
             "processes": self.processes,
+            "cpu_isa": self.cpu_isa,
             "data": "device" if on_device else "host",
             "device_type": device.type,
         }
@@ -109,6 +126,35 @@ class Runtime:
                 "MNIST family, synthetic); this one streams from disk: use --data host"
             )
         return self.data == "device" or (self.data == "auto" and in_memory and device.type == "cuda")
+
+
+def isa_environment(runtime: Runtime) -> dict[str, str]:
+    """The environment variables that pin the CPU kernels to ``runtime.cpu_isa`` (none for
+    ``native``), to be set before torch loads."""
+    return dict(ISA_PINS.get(runtime.cpu_isa, {}))
+
+
+def check_cpu_isa(runtime: Runtime) -> None:
+    """Refuse a run whose CPU kernels are not pinned as its ``cpu_isa`` says: the pins must be in
+    the environment when torch loads (the workflow sets them), and torch must report the asked
+    instruction set (a CPU without AVX2 cannot run ``avx2``)."""
+    pins = isa_environment(runtime)
+    if not pins:
+        return
+    if any(os.environ.get(key) != value for key, value in pins.items()):
+        prefix = " ".join(f"{key}={value}" for key, value in pins.items())
+        raise UserError(
+            f"cpu_isa {runtime.cpu_isa} pins the CPU kernels when torch loads, before bnnbench runs: "
+            f"start it as `{prefix} bnnbench train ...` (the workflow does so itself)"
+        )
+    import torch
+
+    found, wanted = torch.backends.cpu.get_cpu_capability(), ISA_CAPABILITY[runtime.cpu_isa]
+    if found != wanted:
+        raise UserError(
+            f"cpu_isa {runtime.cpu_isa}: torch dispatches this CPU's kernels to {found}, not {wanted} "
+            "(a CPU without that instruction set); use cpu_isa native here"
+        )
 
 
 def configure(runtime: Runtime, device: torch.device) -> None:

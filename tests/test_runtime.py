@@ -7,13 +7,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from benchmark import checkpoint, grid, records
+from benchmark import checkpoint, cluster, grid, records, runtime
 from benchmark import train as train_module
 from benchmark.data import load_dataset
 from benchmark.errors import UserError
@@ -42,6 +45,7 @@ def test_default_settings_leave_the_config_and_its_hash_as_they_were() -> None:
         ({"precision": "tf32"}, {"precision": "tf32"}),
         ({"compile": True}, {"compile": True}),
         ({"deterministic": False, "precision": "bf16"}, {"precision": "bf16", "deterministic": False}),
+        ({"cpu_isa": "avx2"}, {"cpu_isa": "avx2"}),
     ],
 )
 def test_numeric_settings_enter_the_config_and_change_its_hash(settings: dict, entry: dict) -> None:
@@ -59,6 +63,8 @@ def test_data_placement_is_not_part_of_the_config() -> None:
 def test_unknown_settings_are_refused_by_name() -> None:
     with pytest.raises(UserError, match="precision 'fp16' is not one of fp32, tf32, bf16"):
         Runtime(precision="fp16")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="cpu_isa 'avx512' is not one of native, avx2"):
+        Runtime(cpu_isa="avx512")  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"unknown runtime key\(s\) \['precison'\]"):
         Runtime.from_dict({"precison": "bf16"})
     with pytest.raises(UserError, match="streams from disk: use --data host"):
@@ -77,10 +83,82 @@ def test_the_workflow_passes_only_settings_that_differ_from_the_defaults() -> No
     assert grid.runtime_args({}) == ""
     defaults = {"precision": "fp32", "compile": False, "deterministic": True, "data": "auto"}
     assert grid.runtime_args({"runtime": defaults}) == ""
-    fast = {"precision": "bf16", "compile": True, "deterministic": False, "data": "host"}
+    fast = {"precision": "bf16", "compile": True, "deterministic": False, "data": "host", "cpu_isa": "avx2"}
     assert grid.runtime_args({"runtime": fast}) == (
-        "--precision bf16 --compile --no-deterministic --data-placement host"
+        "--precision bf16 --compile --no-deterministic --data-placement host --cpu-isa avx2"
     )
+
+
+# -- the CPU kernels' instruction set ---------------------------------------------------------
+PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def test_the_workflow_starts_a_pinned_run_behind_its_pins() -> None:
+    assert cluster.launcher({}) == "bnnbench"
+    pinned = cluster.launcher({"runtime": {"cpu_isa": "avx2"}})
+    assert pinned == "env ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 bnnbench"
+    assert runtime.isa_environment(Runtime(cpu_isa="avx2")) == PINS
+    assert runtime.isa_environment(Runtime()) == {}
+
+
+def test_a_pinned_run_refuses_to_start_without_its_pins_or_on_another_isa(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    avx2 = Runtime(cpu_isa="avx2")
+    runtime.check_cpu_isa(Runtime())  # native: nothing to check
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    with pytest.raises(
+        UserError, match="start it as `ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 bnnbench"
+    ):
+        runtime.check_cpu_isa(avx2)
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "DEFAULT")  # no AVX2 in this CPU
+    with pytest.raises(UserError, match="dispatches this CPU's kernels to DEFAULT, not AVX2"):
+        runtime.check_cpu_isa(avx2)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    runtime.check_cpu_isa(avx2)
+
+
+def test_a_pinned_run_records_avx2(tmp_path: Path) -> None:
+    """A real process started as the workflow starts it: torch loads with the pins set."""
+    env = {**os.environ, **PINS}
+    args = ["train", "--dataset", "synthetic", "--arch", "resnet18", "--width", "0.0625", "--epochs", "1"]
+    args += [
+        "--method",
+        "ste",
+        "--cpu-isa",
+        "avx2",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark.cli", *args], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["provenance"]["cpu_capability"] == "AVX2"
+    assert result["provenance"]["cpu_isa_pins"] == PINS
+    assert result["provenance"]["runtime"]["cpu_isa"] == "avx2"
+    assert json.loads((tmp_path / "config.json").read_text())["runtime"] == {"cpu_isa": "avx2"}
+
+
+def test_a_checkpoint_of_the_native_kernels_is_refused_by_a_pinned_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = spec_for("ste")
+    with monkeypatch.context() as patch:
+        stop_at(patch, 2)
+        with pytest.raises(checkpoint.Preempted):
+            train_module.train(spec, tmp_path, show_progress=False)
+    for key, value in PINS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    with pytest.raises(UserError, match=r"cpu_isa=native \(this run: avx2\)"):
+        train_module.train(with_runtime(spec, cpu_isa="avx2"), tmp_path, show_progress=False)
 
 
 # -- data on the device -----------------------------------------------------------------------
@@ -111,6 +189,7 @@ def test_device_placement_trains_the_host_records(tmp_path: Path) -> None:
         "compile": False,
         "deterministic": True,
         "processes": 1,
+        "cpu_isa": "native",
         "data": "host",
         "device_type": "cpu",
     }
