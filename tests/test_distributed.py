@@ -125,6 +125,14 @@ PLAIN_ARCH = Binarizable(full_precision=("0", "8"), activations=(nn.ReLU,))
 # draws on both ranks), so not the draws of one process over the whole batch; the ranks still
 # agree with each other (checked for every method)
 PER_EXAMPLE_DRAWS = {"hybrid"}
+# Bop at its published tau 1e-8 and gamma 1e-4 flips every weight whose first gradient exceeds
+# 1e-4 and agrees in sign: many of this small net's binary weights flip at step 0, the gradients
+# jump tenfold (norm 17 to 174 at the classifier), and from there the runs are chaotic: the
+# rounding of a batch mean taken in two halves grows into different networks (seen on an AVX2
+# machine: float layers 0.9 apart after 6 steps; on AVX-512 they happened to agree). tau = 1e-6
+# (a flip needs a first gradient above 1e-2) keeps the dynamics smooth; the data-parallel logic
+# under test is the same.
+HPARAMS: dict[str, dict[str, float]] = {"bop": {"threshold": 1e-6}}
 
 
 def regime_of(name: str) -> str:
@@ -139,7 +147,7 @@ def train_plain(name: str, group: Group) -> dict[str, Any]:
     torch.manual_seed(0)
     model = plain_net()
     x = torch.randn(BATCH, 3, 6, 6, generator=torch.Generator().manual_seed(1))
-    method = methods.build_method(name, {}, regime_of(name), seed=0)
+    method = methods.build_method(name, HPARAMS.get(name, {}), regime_of(name), seed=0)
     model = method.convert(model, x[:2], PLAIN_ARCH)
     optimizers = optimizers_for(method, model, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9))
     method.setup(total_steps=STEPS, device=torch.device("cpu"))
