@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from methods.registry import Registry
 METHODS: Registry[type[Method]] = Registry("method")
 M = TypeVar("M", bound=type[Method])
 ENTRY_POINT_GROUP = "bnnbench.methods"
+BUILTINS = ("bireal", "bop", "fp", "hybrid", "ovsw", "pabt", "random_features", "ste", "stompp")
 _plugins_loaded = False
 
 
@@ -24,9 +26,16 @@ def register_method(cls: M) -> M:
     return cls
 
 
+def load_builtins() -> None:
+    """Import the built-in method modules (each registers its classes); idempotent."""
+    for name in BUILTINS:
+        importlib.import_module(f"methods.{name}")
+
+
 def load_plugins() -> None:
     """Import every entry point of the ``bnnbench.methods`` group once."""
     global _plugins_loaded
+    load_builtins()
     if _plugins_loaded:
         return
     _plugins_loaded = True
