@@ -6,7 +6,7 @@ the requeue test needs a running cluster (``tools/local_slurm.py``)::
 
     python -m tools.slurm_checks grid WORKDIR CONFIG...          # targets exist, every run ok
     python -m tools.slurm_checks compare RUN_DIR REFERENCE_DIR   # equal except timings
-    python -m tools.slurm_checks requeue --workdir W --reference R -- snakemake ...
+    python -m tools.slurm_checks requeue --workdir W --reference R [--target T] -- snakemake ...
 
 The requeue test starts the given Snakemake command (the smoke grid through the SLURM
 profile, checkpointing every step), waits until a ``train`` job is RUNNING and its run
@@ -367,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--reference", type=Path, required=True, help="an uninterrupted grid's working directory")
     p.add_argument("--configfiles", type=Path, nargs="+", required=True, help="the grid's --configfile list")
     p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--target", default=None, help="the command builds only this target: it and its runs")
     p.add_argument("snakemake", nargs=argparse.REMAINDER, help="-- then the snakemake command")
     args = parser.parse_args(argv)
 
@@ -393,9 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = report.problems + [f"differs from the uninterrupted run: {d}" for d in report.differences]
     if report.training_again is None and not problems:
         problems.append("the requeued run was never seen training again")
-    problems += check_grid(args.workdir, configs.load(*args.configfiles))
-    others = _compare_all(args.workdir, args.reference, configs.load(*args.configfiles))
-    problems += others
+    config = configs.load(*args.configfiles)
+    problems += (
+        check_target(args.workdir, config, args.target) if args.target else check_grid(args.workdir, config)
+    )
+    problems += _compare_all(args.workdir, args.reference, config)
     return _report(
         problems, f"requeue OK: requeue-to-training {report.training_again:.1f} s" if report.ok else ""
     )
