@@ -1,5 +1,6 @@
-"""The method registry: built-in methods register on import; plugins through the
-``bnnbench.methods`` entry-point group (a module or class whose import registers it)."""
+"""The method registry: built-in methods register when their module is imported, which the
+first lookup does (``load_builtins``); plugins through the ``bnnbench.methods`` entry-point
+group (a module or class whose import registers it)."""
 
 from __future__ import annotations
 
