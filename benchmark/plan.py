@@ -190,11 +190,20 @@ def count_macs(arch: str, dataset: str, width: float) -> int:
 
 MacsKey = tuple[str, str, float]  # (arch, dataset, width)
 _MACS: dict[Path, dict[str, int]] = {}  # the files read in this process
+_ANSWERED: dict[tuple[Path, MacsKey], int] = {}  # what this process already answered, per root
 
 
 def macs_table(keys: Iterable[MacsKey], root: Path = Path(".")) -> dict[MacsKey, int]:
     """MACs per ``(arch, dataset, width)``, from the file of this code version under ``root``
-    (counted and added when missing)."""
+    (counted and added when missing).
+
+    A key answered before in this process is answered from memory, without hashing the code
+    again (:func:`code_key` reads every source file): the code a process counted with cannot
+    change under it, and Snakemake asks once per ``train`` job (thousands for the paper grid).
+    """
+    keys = set(keys)
+    if all((root, key) in _ANSWERED for key in keys):
+        return {key: _ANSWERED[(root, key)] for key in keys}
     path = root / STAMP_DIR / f"macs-{code_key()}.json"
     known: dict[str, int] = _MACS.get(path) or (json.loads(path.read_text()) if path.exists() else {})
     _MACS[path] = known
@@ -204,7 +213,9 @@ def macs_table(keys: Iterable[MacsKey], root: Path = Path(".")) -> dict[MacsKey,
         known[wanted[key]] = count_macs(*key)
     if missing:
         write_text(path, json.dumps(known, indent=1, sort_keys=True))
-    return {key: known[name] for key, name in wanted.items()}
+    answer = {key: known[name] for key, name in wanted.items()}
+    _ANSWERED.update({(root, key): macs for key, macs in answer.items()})
+    return answer
 
 
 # -- the plan -----------------------------------------------------------------------------------
