@@ -153,7 +153,7 @@ def _snakemake(workdir: Path, configfile: Path) -> tuple[str, ...]:
     )
 
 
-# -- SLURM: the smoke grid through workflows/profiles/slurm on a throwaway local cluster --
+# -- SLURM: the small grid through workflows/profiles/slurm on a throwaway local cluster --
 
 SLURM_PROFILE = ROOT / "workflows" / "profiles" / "slurm"
 SLURM_PACKAGES = ("slurm-wlm", "munge")
@@ -161,26 +161,30 @@ SLURM_PACKAGES = ("slurm-wlm", "munge")
 
 @nox.session(venv_backend="none")
 def slurm(session: nox.Session) -> None:
-    """The smoke grid on a one-node SLURM cluster through the SLURM profile, then a requeue.
+    """The small grid on a one-node SLURM cluster through the SLURM profile, then a requeue.
 
     Starts munged, slurmctld and slurmd in a temporary directory (``tools/local_slurm.py``;
     installs the Debian packages first if they are missing and apt-get can), runs ``all``
-    on the smoke config with ``--profile workflows/profiles/slurm`` and checks every target
-    and that every run is ``ok``. Then the quick-start table again with its train jobs as SLURM job arrays
+    on the small grid (``tools/small_grid.py``: every rule, table and figure of the smoke
+    config on 18 of its 69 runs; ``nox -s smoke`` runs all 69) with ``--profile
+    workflows/profiles/slurm`` and checks every target and that every run is ``ok``. Then
+    the quick-start table (its 4 runs) again with its train jobs as SLURM job arrays
     (``--slurm-array-jobs train``): some must run as array tasks, and every run must equal the
     first grid's apart from timings. Then the same table with its runs sharing one GPU two to a
     job (``resources.runs_per_gpu``; the node declares one generic resource ``gpu``, no
     device): each job must hold two runs and ask for ``--gres=gpu:1``, and the runs must equal
-    the first grid's. Then the requeue test: the quick-start table again in a fresh
-    directory, checkpointing every step; one running ``train`` job is requeued with
-    ``scontrol requeue``; the seconds until it trains again are printed and its records
-    must equal the uninterrupted run's (``tools/slurm_checks.py``); the requeue grid builds the
-    quick-start table only (its 14 runs; ``all`` again would add 55 runs and 16 outputs to CI for
-    no new path). The daemons are always
-    stopped. ``-- --keep`` keeps the temporary directory.
+    the first grid's. Then the requeue test: the same table again in a fresh directory,
+    checkpointing every step; one running ``train`` job is requeued with ``scontrol
+    requeue``; the seconds until it trains again are printed and its records must equal the
+    uninterrupted run's, as must every other run's (``tools/slurm_checks.py``). The daemons
+    are always stopped. ``-- --keep`` keeps the temporary directory.
     """
     _require_bnnbench(session)
     local_slurm = _require_slurm(session)
+    import yaml
+
+    from tools.small_grid import small_grid
+
     keep = "--keep" in session.posargs
     base = Path(tempfile.mkdtemp(prefix="bnnbench-slurm-"))
     began = time.monotonic()
@@ -194,22 +198,24 @@ def slurm(session: nox.Session) -> None:
         )
         session.env.update(cluster.environment())
         grid_dir, requeue_dir = base / "grid", base / "requeue"
-        session.run(*_slurm_snakemake(grid_dir, SMOKE_CONFIG), "all")
-        session.run("python", "-m", "tools.slurm_checks", "grid", str(grid_dir), str(SMOKE_CONFIG))
+        small = base / "small_grid.yaml"  # every rule on 18 runs (tools/small_grid.py)
+        small.write_text(yaml.safe_dump(small_grid()))
+        session.run(*_slurm_snakemake(grid_dir, small), "all")
+        session.run("python", "-m", "tools.slurm_checks", "grid", str(grid_dir), str(small))
         # the quick-start table's train jobs as SLURM job arrays (the plugin's
         # --slurm-array-jobs): same records. One table, not `all`, to keep CI short. At most 20
         # tasks an array: plugin 2.8.0 passes every task's command in one sbatch argument, and
         # past the kernel's 128 KiB limit its fallback breaks the job script.
         arrays_dir = base / "arrays"
         arrays = ("--slurm-array-jobs", "train", "--slurm-array-limit", "20")
-        session.run(*_slurm_snakemake(arrays_dir, SMOKE_CONFIG), *arrays, ARRAYS_TARGET)
+        session.run(*_slurm_snakemake(arrays_dir, small), *arrays, ARRAYS_TARGET)
         session.run(
             "python",
             "-m",
             "tools.slurm_checks",
             "grid",
             str(arrays_dir),
-            str(SMOKE_CONFIG),
+            str(small),
             "--arrays",
             "--target",
             ARRAYS_TARGET,
@@ -221,7 +227,7 @@ def slurm(session: nox.Session) -> None:
         share_dir, share = base / "share", base / "share.yaml"
         share.write_text("resources: {gpus: 1, runs_per_gpu: 2}\n")
         session.run(
-            *_slurm_snakemake(share_dir, SMOKE_CONFIG, share),
+            *_slurm_snakemake(share_dir, small, share),
             "--group-components",
             "gpu_share_2=2",
             "--",
@@ -233,7 +239,7 @@ def slurm(session: nox.Session) -> None:
             "tools.slurm_checks",
             "grid",
             str(share_dir),
-            str(SMOKE_CONFIG),
+            str(small),
             str(share),
             "--shared",
             "2",
@@ -244,7 +250,7 @@ def slurm(session: nox.Session) -> None:
         )
         every_step = base / "checkpoint_every_step.yaml"
         every_step.write_text("checkpoint: {seconds: 0, steps: 1}\n")
-        configs = (SMOKE_CONFIG, every_step)
+        configs = (small, every_step)
         session.run(
             "python",
             "-m",
@@ -307,7 +313,7 @@ def _require_slurm(session: nox.Session):
 def _slurm_snakemake(workdir: Path, *configfiles: Path) -> tuple[str, ...]:
     """A snakemake command that runs the workflow through the SLURM profile in ``workdir``.
 
-    The smoke config replaces the profile's paper config; status checks start after 5 s
+    The given configs replace the profile's paper config; status checks start after 5 s
     (the plugin's default of 40 s suits real clusters, not seconds-long smoke runs).
     """
     return (

@@ -8,7 +8,7 @@ the requeue test needs a running cluster (``tools/local_slurm.py``)::
     python -m tools.slurm_checks compare RUN_DIR REFERENCE_DIR   # equal except timings
     python -m tools.slurm_checks requeue --workdir W --reference R [--target T] -- snakemake ...
 
-The requeue test starts the given Snakemake command (the smoke grid through the SLURM
+The requeue test starts the given Snakemake command (a grid through the SLURM
 profile, checkpointing every step), waits until a ``train`` job is RUNNING and its run
 directory has a ``checkpoint.pt``, requeues it with ``scontrol requeue``, measures the
 seconds until that run trains again (its log says ``resumed from`` and the resumed process
