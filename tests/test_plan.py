@@ -113,3 +113,20 @@ def test_from_plan_derives_each_jobs_runtime(tmp_path: Path, monkeypatch: pytest
     assert callable(cluster.train_resource(config, "runtime"))
     cost = plan.RunCost(r18, 200, 1000.0, "measured", hours)
     assert plan.requested(config, cost) == (minutes, 1)  # what `bnnbench plan` prints
+
+
+def test_macs_answered_once_are_not_looked_up_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snakemake asks for every train job's runtime: the code is hashed once a process, not per job."""
+    hashed = []
+    monkeypatch.setattr(plan, "code_key", lambda: hashed.append(1) or "k")
+    monkeypatch.setattr(plan, "_MACS", {})
+    monkeypatch.setattr(plan, "_ANSWERED", {})
+    file = tmp_path / plan.STAMP_DIR / "macs-k.json"
+    file.parent.mkdir(parents=True)
+    file.write_text(json.dumps({"resnet18@cifar10@1": 556, "resnet20@cifar10@1": 41}))
+    one, other = ("resnet18", "cifar10", 1.0), ("resnet20", "cifar10", 1.0)
+    for _ in range(100):
+        assert plan.macs_table([one], tmp_path) == {one: 556}
+    assert len(hashed) == 1
+    assert plan.macs_table([one, other], tmp_path) == {one: 556, other: 41}  # a new key: the file
+    assert len(hashed) == 2
