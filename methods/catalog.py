@@ -34,7 +34,8 @@ def load_builtins() -> None:
 
 
 def load_plugins() -> None:
-    """Import every entry point of the ``bnnbench.methods`` group once."""
+    """Import the built-in methods (:func:`load_builtins`), then, once, every entry point of the
+    ``bnnbench.methods`` group."""
     global _plugins_loaded
     load_builtins()
     if _plugins_loaded:
