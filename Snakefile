@@ -10,7 +10,7 @@ in `benchmark/grid.py` and the training in the `bnnbench` CLI that the rules cal
 
 from snakemake.utils import min_version, validate
 
-from benchmark import captions, cluster, configs, grid, identity
+from benchmark import captions, cluster, configs, grid, identity, warm
 
 min_version("9.0")
 
@@ -30,6 +30,7 @@ include: "workflows/train.smk"
 include: "workflows/tables.smk"
 include: "workflows/figures.smk"
 include: "workflows/check.smk"
+include: "workflows/warm.smk"
 
 
 rule all:

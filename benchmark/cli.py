@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmark import warm
 from benchmark.errors import UserError
 from benchmark.runtime import CPU_ISAS, PLACEMENTS, PRECISIONS, Runtime
 from methods.config import ConfigError
@@ -22,6 +23,9 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    status = warm_start(list(sys.argv[1:] if argv is None else argv))
+    if status is not None:
+        return status
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     parser = build_parser()
@@ -31,6 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, UnknownNameError, ConfigError) as err:
         print(f"bnnbench {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def warm_start(argv: list[str]) -> int | None:
+    """A ``train`` of a local Snakemake run, forked from its warm-start server when it has one
+    (``benchmark.warm``); None: run here."""
+    name = os.environ.get(warm.ENV)
+    return warm.delegate(name, argv) if name and argv[:1] == ["train"] else None
 
 
 def build_parser() -> argparse.ArgumentParser:

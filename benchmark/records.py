@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from benchmark import warm
 from benchmark.atomic import write_text
 
 
@@ -105,4 +106,5 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_isa_pins": {name: os.environ.get(name) for name in ISA_VARIABLES},
+        "started": warm.STARTED,  # forked from a warm-start server, or a process of its own
     }

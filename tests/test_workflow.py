@@ -60,6 +60,7 @@ def test_every_run_finished_with_a_record(finished_workflow):
     for run in runs:
         result = json.loads((workdir / run.result).read_text())
         assert result["status"] in {"ok", "diverged"}
+        assert result["provenance"]["started"] == "warm"  # forked from the local run's server
         identity = {k: v for k, v in result["identity"].items() if k != "method"}
         assert identity == asdict(run)
         assert (workdir / run.directory / "metrics.csv").is_file()
