@@ -324,10 +324,13 @@ def preload() -> None:
 _server: subprocess.Popen[bytes] | None = None
 
 
-def wanted(config: Mapping[str, Any], workflow: Any) -> bool:
-    """Whether a Snakemake run starts a server: ``warm_start`` on, the main process, and local
-    execution (a cluster job is its own process on another node, under the scheduler's limits)."""
-    return bool(config.get("warm_start", True)) and workflow.is_main_process and not workflow.non_local_exec
+def wanted(config: Mapping[str, Any], workflow: Any, rule: str = "train") -> bool:
+    """Whether a Snakemake run starts a server: ``warm_start`` on, the main process, local
+    execution (a cluster job is its own process on another node, under the scheduler's limits),
+    and some ``rule`` job to run (a run that only builds tables needs no torch)."""
+    if not config.get("warm_start", True) or not workflow.is_main_process or workflow.non_local_exec:
+        return False
+    return any(job.rule.name == rule for job in workflow.dag.needrun_jobs())
 
 
 def start(threads: int, idle: float = 600.0, timeout: float = 120.0) -> str | None:

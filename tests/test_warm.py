@@ -13,6 +13,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -127,3 +129,17 @@ def test_the_server_exits_when_its_owner_is_gone() -> None:
         assert time.monotonic() < deadline, "the server outlived its owner by 30 s"
         time.sleep(0.1)
     assert server.returncode == 0
+
+
+def workflow(*, main: bool = True, local: bool = True, rules: tuple[str, ...] = ("train", "table")) -> Any:
+    jobs = [SimpleNamespace(rule=SimpleNamespace(name=name)) for name in rules]
+    dag = SimpleNamespace(needrun_jobs=lambda: iter(jobs))
+    return SimpleNamespace(is_main_process=main, non_local_exec=not local, dag=dag)
+
+
+def test_a_server_starts_for_local_runs_that_train_only() -> None:
+    assert warm.wanted({}, workflow())  # on by default
+    assert not warm.wanted({"warm_start": False}, workflow())
+    assert not warm.wanted({}, workflow(local=False))  # a cluster executor
+    assert not warm.wanted({}, workflow(main=False))  # a group job's own Snakemake
+    assert not warm.wanted({}, workflow(rules=("table", "figure")))  # nothing to train
