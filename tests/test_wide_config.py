@@ -11,7 +11,7 @@ from benchmark.recipe import Recipe
 
 DEFAULT = configs.shipped("default")
 WIDE = configs.shipped("wide")
-WIDER = ("resnet18", "resnet34", "resnet50")
+WIDER = ("resnet18", "resnet34", "resnet50", "resnet18_clip")
 
 
 def recipe(config: dict, name: str) -> Recipe:
