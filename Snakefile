@@ -1,7 +1,8 @@
 """bnnbench workflow: train the grid of runs, build the paper tables and figures, check them.
 
 Thin by design: config and schema validation, rule files, `rule all`. The grid logic lives
-in `benchmark/grid.py` and the training in the `bnnbench` CLI that the rules call.
+in `benchmark/grid.py` (a job's flags in `benchmark/job_args.py`, the config's checks in
+`benchmark/config_checks.py`) and the training in the `bnnbench` CLI that the rules call.
 
     snakemake --cores 2 results/table_depth_scaling.csv            # mini scale, digits
     snakemake --cores 2 --configfile workflows/config/smoke.yaml   # seconds, synthetic
@@ -10,7 +11,7 @@ in `benchmark/grid.py` and the training in the `bnnbench` CLI that the rules cal
 
 from snakemake.utils import min_version, validate
 
-from benchmark import captions, cluster, configs, grid, identity, warm
+from benchmark import captions, cluster, config_checks, configs, grid, identity, job_args, warm
 
 min_version("9.0")
 
@@ -20,9 +21,9 @@ min_version("9.0")
 configfile: str(configs.DEFAULT)
 
 
-grid.refuse_derived_keys(config)
+config_checks.refuse_derived_keys(config)
 validate(config, "workflows/schemas/config.schema.yaml")
-grid.check_config(config)
+config_checks.check_config(config)
 
 
 include: "workflows/common.smk"

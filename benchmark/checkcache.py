@@ -3,7 +3,7 @@ torch again for a config and code it has already seen.
 
 Two things need the registries, which import torch (about 2 s, more than Snakemake needs for
 the DAG of the whole paper grid): the registry checks of a config
-(``benchmark.grid.check_registries``, which build every variant's method) and the method facts
+(``benchmark.config_checks.check_registries``, which build every variant's method) and the method facts
 the grid expands with (``benchmark.facts``). Both depend only on the code of the registries
 and, for the checks, on the config, so they are kept under ``.snakemake/bnnbench-checked/`` of
 the working directory, named by a hash: an empty stamp file per passed config

@@ -10,7 +10,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from benchmark import configs, grid
+from benchmark import config_checks, configs, grid
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflows" / "schemas" / "config.schema.yaml"
@@ -23,7 +23,7 @@ def load(path: Path) -> dict:
 
 def check(config: dict) -> None:
     validate(config, str(SCHEMA))
-    grid.check_config(config)
+    config_checks.check_config(config)
 
 
 def test_the_three_configs_ship():

@@ -3,7 +3,7 @@
 One test per row of docs/ERRORS.md: the message names what is wrong and how to fix it, the
 exit code is 2 (argparse's and ours), there is no traceback, and nothing was trained. Run
 identities and hyperparameters are checked through ``bnnbench train``; workflow configs
-through the schema and ``benchmark.grid.check_config``, which the Snakefile runs before
+through the schema and ``benchmark.config_checks.check_config``, which the Snakefile runs before
 building the DAG, and once end to end through ``snakemake --dry-run``.
 """
 
@@ -26,7 +26,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from benchmark import checkpoint, configs, grid
+from benchmark import checkpoint, config_checks, configs, grid
 from benchmark.cli import OFFLINE_ENV, main
 from tests.cifar_files import write_batch, write_cifar10
 from tests.idx_files import write_idx, write_tree
@@ -361,7 +361,7 @@ def test_checkpoint_from_a_different_config_is_refused(
     assert not (out / "result.json").exists()
 
 
-# -- workflow configs: the schema, then grid.check_config ----------------------------------
+# -- workflow configs: the schema, then config_checks.check_config ----------------------------------
 def smoke() -> dict:
     return configs.load(SMOKE)
 
@@ -435,8 +435,8 @@ def test_inconsistent_workflow_config_is_refused(edit: Callable[[dict], None], e
     edit(config)
     validate(copy.deepcopy(config), str(SCHEMA))  # the schema alone lets these through
     with pytest.raises(grid.ConfigError) as error:
-        grid.check_config(config)  # what the Snakefile runs (with or without a cache stamp):
-        grid.check_registries(config)  # the consistency checks, then the registry checks
+        config_checks.check_config(config)  # what the Snakefile runs (with or without a cache stamp):
+        config_checks.check_registries(config)  # the consistency checks, then the registry checks
     for part in expected:
         assert part in str(error.value), str(error.value)
 

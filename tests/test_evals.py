@@ -15,7 +15,7 @@ import pytest
 import torch
 from snakemake.exceptions import WorkflowError
 
-from benchmark import aggregate, checkpoint, configs, evals, grid
+from benchmark import aggregate, checkpoint, config_checks, configs, evals, grid, job_args
 from benchmark import claims as cl
 from benchmark import train as train_module
 from benchmark.claims import FAILS, HOLDS
@@ -245,16 +245,16 @@ def test_the_default_evaluates_the_trajectories_runs_only() -> None:
     traj = set(grid.section_runs(config, "figures", "trajectories"))
     assert len(traj) == 3 * 2 * 5  # ResNet-18/34/50 x (ste, stompp) x 5 seeds (S6's cells)
     for run in grid.all_runs(config):
-        flags = grid.train_args(config, run.as_dict())
+        flags = job_args.train_args(config, run.as_dict())
         assert ("--eval-every 2 --eval-subset 128" in flags) == (run in traj), run
     # the trajectories runs are the depth table's: the same run directories
     assert traj <= set(grid.section_runs(config, "tables", "depth_scaling"))
     smoke = configs.shipped("smoke")
     run = grid.section_runs(smoke, "figures", "trajectories")[0]
-    assert grid.eval_args(smoke, run.as_dict()) == "--eval-every 5 --eval-subset 64"
+    assert job_args.eval_args(smoke, run.as_dict()) == "--eval-every 5 --eval-subset 64"
     paper = configs.shipped("paper")
     assert not any(
-        grid.eval_args(paper, r.as_dict()) for r in grid.section_runs(paper, "figures", "trajectories")
+        job_args.eval_args(paper, r.as_dict()) for r in grid.section_runs(paper, "figures", "trajectories")
     )
 
 
@@ -266,13 +266,13 @@ def test_the_evals_key_is_checked() -> None:
     config = configs.shipped("default")
     config["evals"]["nonesuch"] = {"every": 2}
     with pytest.raises(grid.ConfigError, match="evals.nonesuch"):
-        grid.check_evals(config)
+        config_checks.check_evals(config)
     config = configs.shipped("default")
     config["evals"]["curves_hybrids"] = {"every": 4}  # shares its ResNet-18 BNN runs with trajectories
     with pytest.raises(grid.ConfigError, match="other settings"):
-        grid.check_evals(config)
+        config_checks.check_evals(config)
     config["evals"]["curves_hybrids"] = {"every": 2, "subset": 128}
-    grid.check_evals(config)
+    config_checks.check_evals(config)
 
 
 def test_a_dry_run_passes_the_flags_to_the_trajectories_runs(tmp_path: Path) -> None:

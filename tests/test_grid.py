@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import configs, grid, outputs
+from benchmark import config_checks, configs, grid, job_args, outputs
 from benchmark.identity import RunId
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,20 +113,20 @@ def test_section_overrides_datasets_and_seeds(config):
 
 
 def test_cli_arguments(config):
-    args = grid.recipe_args(config, "mini")
+    args = job_args.recipe_args(config, "mini")
     assert "--set recipe.lr=0.1" in args
     assert "--set recipe.augment=false" in args
     assert args.count("--set recipe.") == 8
     config = copy.deepcopy(config)
     config["variants"]["stompp"]["set"] = {"freeze_end": 0.8, "schedule": "cosine"}
-    assert grid.variant_args(config, "stompp") == "--set freeze_end=0.8 --set schedule=cosine"
-    assert grid.variant_args(config, "ste") == ""
+    assert job_args.variant_args(config, "stompp") == "--set freeze_end=0.8 --set schedule=cosine"
+    assert job_args.variant_args(config, "ste") == ""
     run = {"recipe": "mini", "variant": "stompp", "arch": "resnet50", "dataset": "digits"}
     run |= {"regime": "bwn", "ordering": "forward", "seed": 0}  # not a trajectories run (evals)
-    assert grid.train_args(config, run) == (
+    assert job_args.train_args(config, run) == (
         f"--method stompp {args} --set freeze_end=0.8 --set schedule=cosine --width 0.125"
     )
-    assert grid.train_args(config, {**run, "variant": "ste"}) == f"--method ste {args} --width 0.125"
+    assert job_args.train_args(config, {**run, "variant": "ste"}) == f"--method ste {args} --width 0.125"
 
 
 def test_a_fine_tuning_variant_starts_from_its_source_run(config):
@@ -138,13 +138,13 @@ def test_a_fine_tuning_variant_starts_from_its_source_run(config):
     source = RunId("mini", "digits", "resnet18", "fp", "fp", "none", 1)
     assert grid.init_source(config, run) == source
     wildcards = run.as_dict()
-    assert grid.train_inputs(config, wildcards) == [source.result]
-    assert f"--init-from {source.directory}" in grid.train_args(config, wildcards)
+    assert job_args.train_inputs(config, wildcards) == [source.result]
+    assert f"--init-from {source.directory}" in job_args.train_args(config, wildcards)
     config["variants"]["stompp_ft"]["init_from"] = {"variant": "ste", "recipe": "mini_half"}
     assert grid.init_source(config, run) == RunId("mini_half", "digits", "resnet18", "bnn", "ste", "none", 1)
     plain = RunId("mini", "digits", "resnet18", "bnn", "ste", "none", 1).as_dict()
-    assert grid.train_inputs(config, plain) == []
-    assert "--init-from" not in grid.train_args(config, plain)
+    assert job_args.train_inputs(config, plain) == []
+    assert "--init-from" not in job_args.train_args(config, plain)
 
 
 @pytest.mark.parametrize(
@@ -159,13 +159,13 @@ def test_a_bad_init_from_names_the_key(config, init, message):
     config = copy.deepcopy(config)
     config["variants"]["ft"] = {"method": "ste", "init_from": init}
     with pytest.raises(grid.ConfigError, match=message):
-        grid.check_config(config)
+        config_checks.check_config(config)
 
 
 def test_data_options_become_train_flags(config):
     config = {**config, "data_options": {"imagenet": {"workers": 8, "per_class": 10}}, "model_dir": "/m d"}
-    assert grid.data_args(config, "imagenet") == "--workers 8 --per-class 10 --model-dir '/m d'"
-    assert grid.data_args({**config, "model_dir": None}, "digits") == ""
+    assert job_args.data_args(config, "imagenet") == "--workers 8 --per-class 10 --model-dir '/m d'"
+    assert job_args.data_args({**config, "model_dir": None}, "digits") == ""
 
 
 def test_width_global_or_per_arch(config):
@@ -174,16 +174,16 @@ def test_width_global_or_per_arch(config):
     config["width"] = {"resnet18": 0.25, "resnet34": 0.125}
     assert grid.width_for(config, "resnet18") == 0.25
     with pytest.raises(grid.ConfigError, match="width"):
-        grid.check_config(config)  # resnet50 has no width
+        config_checks.check_config(config)  # resnet50 has no width
 
 
 def test_data_root_from_config_or_environment(config, monkeypatch):
     monkeypatch.delenv("BNNBENCH_DATA", raising=False)
-    assert grid.data_root_args(config) == ""
+    assert job_args.data_root_args(config) == ""
     monkeypatch.setenv("BNNBENCH_DATA", "/data sets")
-    assert grid.data_root_args(config) == "--data-root '/data sets'"
+    assert job_args.data_root_args(config) == "--data-root '/data sets'"
     config = {**config, "data_root": "/mnt/data"}
-    assert grid.data_root_args(config) == "--data-root /mnt/data"
+    assert job_args.data_root_args(config) == "--data-root /mnt/data"
 
 
 @pytest.mark.parametrize(
@@ -204,7 +204,7 @@ def test_data_root_from_config_or_environment(config, monkeypatch):
 def test_inconsistent_config_names_the_key(config, edit, key):
     edit(config)
     with pytest.raises(grid.ConfigError, match=key.replace(".", r"\.")):
-        grid.check_config(config)
+        config_checks.check_config(config)
 
 
 def test_config_agrees_with_the_method_registry():
@@ -246,7 +246,7 @@ def test_a_variant_without_a_supported_regime_names_the_key(config):
     config = copy.deepcopy(config)
     config["tables"]["peers"].update(variants=["stompp", "hybrid"], regimes=["bwn"])
     with pytest.raises(grid.ConfigError, match=r"tables\.peers\.variants: 'hybrid'.*\['bnn'\]"):
-        grid.check_config(config)
+        config_checks.check_config(config)
 
 
 def test_peers_table_grid(config):
@@ -266,7 +266,7 @@ def test_a_grid_may_use_more_seeds_than_the_top_level(config):
     assert {r.seed for r in grid.section_runs(config, "tables", "peers")} == {0, 1}
     ablation = [r for r in grid.section_runs(config, "tables", "ovsw") if r.variant == "ovsw_ags"]
     assert sorted(r.seed for r in ablation) == [0, 1, 2, 3, 4]
-    grid.check_config(config)  # accepted although seeds 2-4 are not top-level seeds
+    config_checks.check_config(config)  # accepted although seeds 2-4 are not top-level seeds
     config["tables"]["bop"]["parts"][0]["seeds"] = [7]
     assert {r.seed for r in grid.section_runs(config, "tables", "bop")} == {7}
 
@@ -312,11 +312,11 @@ def test_a_part_with_an_unknown_recipe_names_the_key(config):
     config = copy.deepcopy(config)
     config["tables"]["ovsw"]["parts"][1]["recipe"] = "ovsw_ablation"
     with pytest.raises(grid.ConfigError, match=r"tables\.ovsw\.parts\[1\]\.recipe"):
-        grid.check_config(config)
+        config_checks.check_config(config)
     config["tables"]["ovsw"]["parts"][1]["recipe"] = "mini"
     config["tables"]["ovsw"]["parts"][0]["archs"] = ["alexnet"]
     with pytest.raises(grid.ConfigError, match=r"tables\.ovsw\.parts\[0\]\.archs"):
-        grid.check_config(config)
+        config_checks.check_config(config)
 
 
 LATENT_1X1 = {"weight_bases": 1, "act_bases": 1, "weight_optimizer": "latent", "scale_optimizer": "recipe"}
@@ -359,7 +359,7 @@ def test_every_config_declares_the_peer_variants(name):
     curves = {"curves_bwn", "curves_hybrids", "curves_bireal", "curves_pabt"}
     sweeps = {"sweep_schedule_refresh", "sweep_masking", "sweep_epochs", "ovsw_sweeps"}
     assert set(config["figures"]) == {"trajectories", "silent_weights", *curves, *sweeps}
-    grid.check_config(config)
+    config_checks.check_config(config)
 
 
 def test_paper_config_covers_the_full_grid():

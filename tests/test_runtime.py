@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark import checkpoint, cluster, grid, records, runtime
+from benchmark import checkpoint, cluster, job_args, records, runtime
 from benchmark import train as train_module
 from benchmark.data import load_dataset
 from benchmark.errors import UserError
@@ -80,11 +80,11 @@ def test_auto_placement_moves_in_memory_data_to_cuda_only() -> None:
 
 
 def test_the_workflow_passes_only_settings_that_differ_from_the_defaults() -> None:
-    assert grid.runtime_args({}) == ""
+    assert job_args.runtime_args({}) == ""
     defaults = {"precision": "fp32", "compile": False, "deterministic": True, "data": "auto"}
-    assert grid.runtime_args({"runtime": defaults}) == ""
+    assert job_args.runtime_args({"runtime": defaults}) == ""
     fast = {"precision": "bf16", "compile": True, "deterministic": False, "data": "host", "cpu_isa": "avx2"}
-    assert grid.runtime_args({"runtime": fast}) == (
+    assert job_args.runtime_args({"runtime": fast}) == (
         "--precision bf16 --compile --no-deterministic --data-placement host --cpu-isa avx2"
     )
 

@@ -12,7 +12,7 @@
 rule train:
     input:
         # the run this one starts from (a variant's init_from), trained first
-        init=lambda wildcards: grid.train_inputs(config, wildcards),
+        init=lambda wildcards: job_args.train_inputs(config, wildcards),
     output:
         result=f"{RUN_DIR}/result.json",
     log:
@@ -44,8 +44,8 @@ rule train:
     params:
         # --method, the recipe's fields, the variant's overrides and --width: one callable,
         # since Snakemake evaluates every callable of every job when it builds the DAG
-        args=lambda wildcards: grid.train_args(config, wildcards),
-        data_root=grid.data_root_args(config),
+        args=lambda wildcards: job_args.train_args(config, wildcards),
+        data_root=job_args.data_root_args(config),
         # bnnbench, or torchrun with one process per GPU for a run on several GPUs
         launch=cluster.launcher(config),
     shell:
