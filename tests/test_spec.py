@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark.cli import build_parser, spec_from_args
+from benchmark.cli import build_parser
+from benchmark.cli_train import spec_from_args
 from benchmark.errors import UserError
 from benchmark.recipe import Recipe
 from benchmark.spec import RunSpec, method_config
