@@ -11,7 +11,16 @@ in `benchmark/grid.py` (a job's flags in `benchmark/job_args.py`, the config's c
 
 from snakemake.utils import min_version, validate
 
-from benchmark import captions, cluster, config_checks, configs, grid, identity, job_args, warm
+from benchmark import (
+    captions,
+    cluster,
+    config_checks,
+    configs,
+    grid,
+    identity,
+    job_args,
+    warm,
+)
 
 min_version("9.0")
 
