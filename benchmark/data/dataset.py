@@ -26,7 +26,7 @@ from benchmark.data.augment import (
     draw_params,
 )
 from benchmark.data.inputs import Inputs
-from benchmark.data.source import Shard, SplitName, share
+from benchmark.data.source import Shard, SplitName, count_batches, share
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -143,10 +143,7 @@ class Dataset:
 
     def num_batches(self, split: SplitName, batch_size: int, drop_last: bool = False) -> int:
         """Batches per epoch of ``split``: ``ceil(N / B)``, or ``floor(N / B)`` with drop_last."""
-        n = len(self._split(split))
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        return n // batch_size if drop_last else -(-n // batch_size)
+        return count_batches(len(self._split(split)), batch_size, drop_last)
 
     def batches(
         self,

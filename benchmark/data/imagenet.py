@@ -49,7 +49,7 @@ from benchmark.data.folder import IMAGE_SUFFIXES, ImageList, list_classes, scan
 from benchmark.data.inputs import Inputs
 from benchmark.data.options import DataOptions
 from benchmark.data.registry import DATA_ROOT_ENV, DATASETS
-from benchmark.data.source import Shard, SplitName, share
+from benchmark.data.source import Shard, SplitName, count_batches, share
 from benchmark.data.workers import worker_init
 from benchmark.errors import UserError
 
@@ -268,10 +268,7 @@ class ImageNet:
         return torch.zeros(batch, 3, views.CROP, views.CROP)
 
     def num_batches(self, split: SplitName, batch_size: int, drop_last: bool = False) -> int:
-        n = len(self._split(split))
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        return n // batch_size if drop_last else -(-n // batch_size)
+        return count_batches(len(self._split(split)), batch_size, drop_last)
 
     def batches(
         self,

@@ -35,6 +35,13 @@ def share(window: slice, shard: Shard) -> slice:
     return slice(window.start + rank * n, window.start + (rank + 1) * n)
 
 
+def count_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
+    """Batches in an epoch of ``n`` examples: ``ceil(n / B)``, or ``floor(n / B)`` with drop_last."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
 class DataSource(Protocol):
     """A named train/test pair that yields ``(inputs, targets)`` batches."""
 

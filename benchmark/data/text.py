@@ -28,7 +28,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from benchmark.data.inputs import Inputs
-from benchmark.data.source import Shard, SplitName, share
+from benchmark.data.source import Shard, SplitName, count_batches, share
 
 TextBatch = tuple[dict[str, torch.Tensor], torch.Tensor]
 EXAMPLE_TOKENS = 8  # length of example_input's sentences (tracing needs shapes, not words)
@@ -111,10 +111,7 @@ class TextDataset:
 
     def num_batches(self, split: SplitName, batch_size: int, drop_last: bool = False) -> int:
         """Batches per epoch of ``split``: ``ceil(N / B)``, or ``floor(N / B)`` with drop_last."""
-        n = len(self._split(split))
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        return n // batch_size if drop_last else -(-n // batch_size)
+        return count_batches(len(self._split(split)), batch_size, drop_last)
 
     def batches(
         self,
