@@ -119,17 +119,21 @@ def _unique(values: list[Any]) -> list[Any]:
 
 def scale(config: Mapping[str, Any], section: str, name: str) -> str:
     """The scale the config runs an output at: its datasets, recipes (with their epochs),
-    seeds and widths, e.g. ``digits; recipe mini (10 epochs); 2 seeds; width 0.125``."""
+    seeds and widths, e.g. ``digits; recipe mini (10 epochs); 2 seeds; width 0.125``, and the
+    architectures whose residual branches start at zero, if any (``zero_init_residual``)."""
     grids = grid.section_parts(config, section, name)
     axes = [grid.grid_axes(config, g) for g in grids]
     datasets = _unique([d for a in axes for d in a["datasets"]])
     recipes = _unique([grid.grid_recipe(config, g) for g in grids])
     epochs = [f"{r} ({config['recipes'][r].get('epochs', '?')} epochs)" for r in recipes]
     seeds = _unique([s for a in axes for s in a["seeds"]])
-    widths = sorted({grid.width_for(config, arch) for a in axes for arch in a["archs"]})
+    archs = _unique([arch for a in axes for arch in a["archs"]])
+    widths = sorted({grid.width_for(config, arch) for arch in archs})
+    zero = [arch for arch in archs if grid.zero_init_for(config, arch)]
     return (
         f"{', '.join(datasets)}; recipe {', '.join(epochs)}; {len(seeds)} seed{'s' * (len(seeds) != 1)}; "
         f"width {', '.join(f'{w:g}' for w in widths)}"
+        + (f"; residual branches from zero: {', '.join(zero)}" if zero else "")
     )
 
 

@@ -39,6 +39,12 @@ def add_train(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="shortcut for --set recipe.epochs=E")
     p.add_argument("--width", type=float, default=1.0, help="width multiplier of the architecture")
+    p.add_argument(
+        "--zero-init-residual",
+        action="store_true",
+        help="start every residual branch at zero (gamma = 0 in its last BatchNorm; Goyal et al. 2017); "
+        "part of the run's config",
+    )
     p.add_argument("--recipe", default="custom", help="the recipe's name, recorded in the identity")
     p.add_argument(
         "--set",
@@ -195,6 +201,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         variant=args.variant,
         ordering=run_ordering(args.ordering, method_kv, method_cls.orderings),
         width=args.width,
+        zero_init_residual=args.zero_init_residual,
         method_overrides=method_kv,
         data_options=DataOptions(
             workers=args.workers,

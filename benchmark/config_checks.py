@@ -114,7 +114,8 @@ def check_registries(config: Config) -> None:
 
     Every run-identity name (recipe, dataset, architecture, variant) must be a plain
     directory name, every dataset, architecture, method, table and figure must be registered
-    (the message lists the valid ones), and each variant's ``set`` must be valid
+    (the message lists the valid ones), every architecture of ``zero_init_residual`` must have
+    residual branches, and each variant's ``set`` must be valid
     hyperparameters of its method in every regime it runs in. The registries import torch,
     hence the imports here.
     """
@@ -132,6 +133,9 @@ def check_registries(config: Config) -> None:
             with _naming(axis):
                 check_name(axis.removesuffix("s"), name)
                 registry.get(name)
+    for arch in config.get("zero_init_residual") or []:
+        with _naming("zero_init_residual"):
+            check_residual_branches(arch)
     for section, definition in (("tables", outputs.table), ("figures", outputs.figure)):
         for name in config[section]:
             with _naming(f"{section}.{name}"):
@@ -145,6 +149,17 @@ def check_registries(config: Config) -> None:
             ordering = own.orderings[0] if own.ordered else NO_ORDERING
             for regime in regimes or [own.regimes[0]]:  # a variant no grid uses is checked too
                 method_config(settings["method"], settings.get("set") or {}, regime, ordering)
+
+
+def check_residual_branches(arch: str) -> None:
+    """``arch`` has residual branches to start at zero (built once, tiny, to find them)."""
+    from benchmark.data.inputs import Inputs
+    from benchmark.models import ARCHS, build_model
+    from benchmark.models.zero_init import residual_norms
+
+    image = ARCHS.get(arch).takes == "image"
+    if not image or not residual_norms(build_model(arch, Inputs.image(3, 8), 2, 0.0625)):
+        raise UserError(f"architecture '{arch}' declares no residual branch to start at zero")
 
 
 def refuse_derived_keys(config: Config) -> None:

@@ -176,6 +176,11 @@ def width_for(config: Config, arch: str) -> float:
     return float(width)
 
 
+def zero_init_for(config: Config, arch: str) -> bool:
+    """Whether ``arch``'s residual branches start at zero (listed in ``zero_init_residual``)."""
+    return arch in (config.get("zero_init_residual") or [])
+
+
 def eval_settings(config: Config, run: RunId) -> tuple[int, int]:
     """(every, subset) of a run's evaluations every N steps: those of the ``evals`` entries
     whose figure section needs the run (the same for all of them, ``config_checks.check_evals``);

@@ -22,6 +22,7 @@ from benchmark.grid import (
     run_of,
     width_for,
     wildcard,
+    zero_init_for,
 )
 from benchmark.identity import RunId
 from benchmark.runtime import Runtime
@@ -56,15 +57,17 @@ def variant_args(config: Config, variant: str) -> str:
 
 def train_args(config: Config, wildcards: Any) -> str:
     """The config-derived flags of one run's ``bnnbench train``: ``--method``, the recipe's
-    fields, the variant's overrides and ``--width``. One string, so that the train rule has a
-    single params callable (Snakemake evaluates each callable of each job when it builds the
-    DAG), and a changed value still reruns exactly the runs whose flags it changes."""
+    fields, the variant's overrides, ``--width`` and ``--zero-init-residual``. One string, so
+    that the train rule has a single params callable (Snakemake evaluates each callable of each
+    job when it builds the DAG), and a changed value still reruns exactly the runs whose flags
+    it changes."""
     recipe, variant, arch = (wildcard(wildcards, name) for name in ("recipe", "variant", "arch"))
     flags = [
         f"--method {shlex.quote(method_of(config, variant))}",
         recipe_args(config, recipe),
         variant_args(config, variant),
         f"--width {width_for(config, arch)}",
+        "--zero-init-residual" if zero_init_for(config, arch) else "",
         init_args(config, wildcards),
         data_args(config, wildcard(wildcards, "dataset")),
         eval_args(config, wildcards),

@@ -68,7 +68,8 @@ def make_method(spec: RunSpec) -> Method:
 
 def build(spec: RunSpec, data: DataSource, method: Method, device: torch.device) -> tuple[nn.Module, Method]:
     """The float model, started from ``--init-from``'s weights if given, converted by the method."""
-    model = build_model(spec.arch, data.inputs, data.num_classes, spec.width).to(device)
+    model = build_model(spec.arch, data.inputs, data.num_classes, spec.width, spec.zero_init_residual)
+    model = model.to(device)
     if spec.init_from is not None:
         weights.load_into(model, weights.resolve(spec.init_from), spec.arch)
     example = to_device(data.example_input(), device, torch.contiguous_format)

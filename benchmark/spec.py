@@ -31,6 +31,9 @@ class RunSpec:
     ``init_from``: a finished run's directory or weights file to start from (``benchmark.weights``);
     the config records the file's SHA-256, not its location.
 
+    ``zero_init_residual``: every residual branch of the architecture starts at zero
+    (:mod:`benchmark.models.zero_init`); recorded in the config only when set.
+
     ``method_overrides``: the variant's hyperparameters on top of the method's defaults (not
     the ordering, which is part of the identity); once built, they hold typed values, and
     ``method_config`` is the method's whole typed config (:func:`method_config`).
@@ -45,6 +48,7 @@ class RunSpec:
     variant: str = ""
     ordering: str = NO_ORDERING
     width: float = 1.0
+    zero_init_residual: bool = False
     method_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     data_options: DataOptions = DataOptions()
     init_from: str | None = None
@@ -86,6 +90,8 @@ class RunSpec:
         they differ from the defaults, so that the configs (and hashes) of runs that set none
         stay what they were."""
         d = dataclasses.asdict(self)
+        if not self.zero_init_residual:  # added later: runs without it keep their hashes
+            d.pop("zero_init_residual")
         for key in ("data_root", "threads", "device", "runtime", "data_options", "init_from", "init_digest"):
             d.pop(key)
         if numeric := self.runtime.config_entry():  # precision, compile, determinism (not defaults)

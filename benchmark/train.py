@@ -236,7 +236,8 @@ def initial_weights(spec: RunSpec, data: DataSource, device: torch.device) -> di
     if spec.init_from is None:
         return None
     path = weights.resolve(spec.init_from)
-    model = build_model(spec.arch, data.inputs, data.num_classes, spec.width).to(device)
+    model = build_model(spec.arch, data.inputs, data.num_classes, spec.width, spec.zero_init_residual)
+    model = model.to(device)
     source = weights.load_into(model, path, spec.arch)
     layout = memory_format(model)
     model = model.to(memory_format=layout)

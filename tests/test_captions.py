@@ -65,6 +65,9 @@ def test_the_scale_names_datasets_recipes_seeds_and_widths() -> None:
         "artifact": captions.ARTIFACTS[("figures", "trajectories")][1],
         "scale": "digits; recipe mini (10 epochs); 2 seeds; width 0.125",
     }
+    zero = CONFIG | {"zero_init_residual": ["resnet18", "resnet50"]}
+    ovsw = captions.scale(zero, "tables", "ovsw")
+    assert ovsw.endswith("width 0.125, 0.5; residual branches from zero: resnet18")
 
 
 def test_the_caption_prints_the_labels_of_its_own_output() -> None:

@@ -113,6 +113,7 @@ def test_section_overrides_datasets_and_seeds(config):
 
 
 def test_cli_arguments(config):
+    config = copy.deepcopy(config) | {"zero_init_residual": ["resnet50"]}
     args = job_args.recipe_args(config, "mini")
     assert "--set recipe.lr=0.1" in args
     assert "--set recipe.augment=false" in args
@@ -123,10 +124,12 @@ def test_cli_arguments(config):
     assert job_args.variant_args(config, "ste") == ""
     run = {"recipe": "mini", "variant": "stompp", "arch": "resnet50", "dataset": "digits"}
     run |= {"regime": "bwn", "ordering": "forward", "seed": 0}  # not a trajectories run (evals)
-    assert job_args.train_args(config, run) == (
-        f"--method stompp {args} --set freeze_end=0.8 --set schedule=cosine --width 0.125"
-    )
-    assert job_args.train_args(config, {**run, "variant": "ste"}) == f"--method ste {args} --width 0.125"
+    stompp = "--set freeze_end=0.8 --set schedule=cosine --width 0.125 --zero-init-residual"
+    assert job_args.train_args(config, run) == f"--method stompp {args} {stompp}"
+    ste = f"--method ste {args} --width 0.125 --zero-init-residual"
+    assert job_args.train_args(config, {**run, "variant": "ste"}) == ste
+    vgg = job_args.train_args(config, {**run, "variant": "ste", "arch": "vgg_small"})
+    assert vgg == f"--method ste {args} --width 0.125"  # not listed in zero_init_residual
 
 
 def test_a_fine_tuning_variant_starts_from_its_source_run(config):

@@ -19,6 +19,7 @@ from torch import nn
 
 from benchmark.data.inputs import InputKind, Inputs
 from benchmark.errors import UserError
+from benchmark.models import zero_init
 from methods.convert import Binarizable
 from methods.registry import Registry
 
@@ -57,16 +58,20 @@ def register_arch(
     return deco
 
 
-def build_model(arch: str, inputs: Inputs, num_classes: int, width: float = 1.0) -> nn.Module:
+def build_model(
+    arch: str, inputs: Inputs, num_classes: int, width: float = 1.0, zero_init_residual: bool = False
+) -> nn.Module:
     """Build architecture ``arch`` for the dataset's inputs and classes (UserError when the
-    architecture takes another kind of input than the dataset gives)."""
+    architecture takes another kind of input than the dataset gives); with
+    ``zero_init_residual``, every residual branch starts at zero (:mod:`benchmark.models.zero_init`)."""
     entry = ARCHS.get(arch)
     if entry.takes != inputs.kind:
         raise UserError(
             f"architecture '{arch}' takes {entry.takes} inputs, but the dataset gives "
             f"{inputs.describe()}; pair it with a dataset of {entry.takes}s"
         )
-    return entry.build(inputs=inputs, num_classes=num_classes, width=width)
+    model = entry.build(inputs=inputs, num_classes=num_classes, width=width)
+    return zero_init.zero_init_residual(model, arch) if zero_init_residual else model
 
 
 def binarizable(arch: str) -> Binarizable:

@@ -29,6 +29,7 @@ def _shortcut(cin: int, cout: int, stride: int) -> nn.Module:
 
 class BasicBlock(nn.Module):
     expansion = 1
+    residual_norm = "bn2"  # the BatchNorm that ends the residual branch (benchmark.models.zero_init)
 
     def __init__(self, cin: int, planes: int, stride: int = 1) -> None:
         super().__init__()
@@ -48,6 +49,7 @@ class BasicBlock(nn.Module):
 
 class Bottleneck(nn.Module):
     expansion = 4
+    residual_norm = "bn3"
 
     def __init__(self, cin: int, planes: int, stride: int = 1) -> None:
         super().__init__()
