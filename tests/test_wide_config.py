@@ -1,6 +1,8 @@
 """workflows/config/wide.yaml (docs/LAPTOP_STUDY.md, design D10) trains the default's cells and
 differs from the default in exactly three design choices: the ResNets' width, a warm-up in the
-SGD mini recipes, and 10 seeds for the binary ResNet-50's depth cells and PaBT's claim cells."""
+SGD mini recipes, and 10 seeds for the binary ResNet-50's depth cells and PaBT's claim cells;
+and it keeps the architectures' own initialisation, which D10 was measured with (the default's
+``zero_init_residual``, design D11, is D10's only other difference; tests/test_zero_init.py)."""
 
 from __future__ import annotations
 
