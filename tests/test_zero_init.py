@@ -74,8 +74,10 @@ def test_the_config_refuses_an_arch_it_cannot_start_at_zero(arch, message):
 
 
 def test_the_default_starts_the_cifar_resnets_at_zero_and_the_papers_do_not():
-    """The laptop design D11 (docs/LAPTOP_STUDY.md); the paper config and the wide overlay (D10)
-    keep the architectures' own initialisation."""
-    assert configs.shipped("default")["zero_init_residual"] == ["resnet18", "resnet34", "resnet50"]
+    """The laptop designs D11 and D12 (docs/LAPTOP_STUDY.md): the CIFAR ResNets and OvSW's
+    ResNet-18; the paper config and the wide overlay (D10) keep the architectures' own
+    initialisation."""
+    zero = ["resnet18", "resnet34", "resnet50", "resnet18_clip"]
+    assert configs.shipped("default")["zero_init_residual"] == zero
     assert configs.shipped("paper")["zero_init_residual"] == []
     assert configs.shipped("wide")["zero_init_residual"] == []
