@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_table(sub)
     add_figure(sub)
     add_check(sub)
+    add_verdicts(sub)
     add_bench(sub)
     add_plan(sub)
     return parser
@@ -191,6 +192,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = run_check(args.results_dir, args.reported, args.claims, args.out, args.config)
     counts = report["verdict"].value_counts().to_dict() if len(report) else {}
     print(f"wrote {args.out}.csv and .md: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def add_verdicts(sub: Any) -> None:
+    p = sub.add_parser(
+        "verdicts",
+        help="the claim verdicts of two regression reports side by side (e.g. two kernel sets)",
+        description="Per claim scope, the verdicts and half-widths of two regression reports "
+        "(bnnbench check's CSV) and whether they agree; per report, which claims are decided on "
+        "every scope and which undecided ones are resolved to under --resolution points.",
+    )
+    p.add_argument("reports", nargs=2, type=Path, metavar="REPORT_CSV")
+    p.add_argument("--labels", nargs=2, default=["A", "B"], metavar=("A", "B"))
+    p.add_argument("--resolution", type=float, default=2.0, help="points (issue 13: 2.0)")
+    p.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
+    p.set_defaults(func=cmd_verdicts)
+
+
+def cmd_verdicts(args: argparse.Namespace) -> int:
+    from benchmark import verdicts
+
+    for path in args.reports:
+        if not path.is_file():
+            raise UserError(f"{path}: no such report; bnnbench check --out writes <out>.csv")
+    a, b = (verdicts.read_claims(path) for path in args.reports)
+    text = verdicts.format_markdown(a, b, tuple(args.labels), args.resolution)
+    print(text, end="")
+    if args.out is not None:
+        args.out.write_text(text)
     return 0
 
 
