@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from benchmark import claims as cl
-from benchmark import outputs
+from benchmark import outputs, stats
 from benchmark.availability import Grid, Support, cell_runs, cells_frame, identity_values, scope_matches
 from benchmark.errors import UserError
 from benchmark.identity import RunId
@@ -54,6 +54,7 @@ REPORT_COLUMNS = [
     "ci_low",
     "ci_high",
     "half_width",
+    "seeds_needed",
     "reported",
     "selection",
     "best_epoch",
@@ -253,12 +254,14 @@ def half_width(low: float, high: float) -> float:
     return (high - low) / 2 if math.isfinite(low) and math.isfinite(high) else NAN
 
 
-def claim_row(claim: cl.Claim, outcome: cl.Outcome) -> dict:
+def claim_row(claim: cl.Claim, outcome: cl.Outcome, target: float = NAN) -> dict:
     """The report row of a claim in one scope; the numbers are those of its only comparison
     (a claim of several comparisons keeps them all in ``detail``). ``half_width`` is that of
     the widest interval among its comparisons: a difference smaller than it could go unseen
     by at least one of them, so an INCONCLUSIVE verdict with a wide one says the study was too
-    small, with a narrow one that the effect is smaller than it."""
+    small, with a narrow one that the effect is smaller than it. ``seeds_needed``: how many
+    seeds per cell would bring every comparison of accuracies to a half-width of at most
+    ``target`` points (:func:`seeds_needed`)."""
     single = outcome.parts[0] if len(outcome.parts) == 1 else None
     has_interval = single is not None and math.isfinite(single.estimate)
     row = {c: NAN for c in REPORT_COLUMNS} | {"kind": "claim", "verdict": outcome.verdict}
@@ -267,9 +270,24 @@ def claim_row(claim: cl.Claim, outcome: cl.Outcome) -> dict:
     row["detail"] = form_prefix(claim, outcome) + "; ".join(p.text for p in outcome.parts)
     widths = [w for w in (half_width(p.ci_low, p.ci_high) for p in outcome.parts) if math.isfinite(w)]
     row["half_width"] = max(widths, default=NAN)
+    row["seeds_needed"] = seeds_needed(outcome.parts, target)
     if has_interval:
         row |= {"mean": single.estimate, "ci_low": single.ci_low, "ci_high": single.ci_high}
     return row
+
+
+def seeds_needed(parts: Iterable[cl.Part], target: float) -> float:
+    """The most seeds per cell that any of ``parts`` needs for its 95% interval to be at most
+    ``target`` points wide, were its cells' standard deviations to stay as observed
+    (:func:`benchmark.stats.seeds_for_half_width`; inf: over 1,000). Only t-intervals of
+    accuracies count (a part with ``df``); NaN when none of them has an interval (a cell with
+    one seed) or ``target`` is NaN (no ``power.half_width_pp`` in claims.yaml)."""
+    needed = [
+        stats.seeds_for_half_width(half_width(p.ci_low, p.ci_high), p.n, p.df, target)
+        for p in parts
+        if math.isfinite(p.df)
+    ]
+    return max((k for k in needed if not math.isnan(k)), default=NAN)
 
 
 def form_prefix(claim: cl.Claim, outcome: cl.Outcome) -> str:
@@ -283,13 +301,15 @@ def form_prefix(claim: cl.Claim, outcome: cl.Outcome) -> str:
     return f"{outcome.form} form: "
 
 
-def claim_rows(claims: list[cl.Claim], tables: cl.Tables, grid: Grid | None = None) -> pd.DataFrame:
+def claim_rows(
+    claims: list[cl.Claim], tables: cl.Tables, grid: Grid | None = None, target: float = NAN
+) -> pd.DataFrame:
     """One row per claim and scope; with ``grid``, a NOT RUN outcome is told apart from a
-    PENDING one (:func:`awaited_claim`)."""
+    PENDING one (:func:`awaited_claim`); ``target``: the half-width ``seeds_needed`` aims at."""
     rows = []
     for claim in claims:
         for outcome in claim.evaluate(tables):
-            row = claim_row(claim, outcome)
+            row = claim_row(claim, outcome, target)
             if grid is not None and outcome.verdict == NOT_RUN:
                 awaited = awaited_claim(claim.judged_by, outcome, tables, grid)
                 row |= awaited | {"detail": form_prefix(claim, outcome) + awaited["detail"]}
@@ -344,11 +364,13 @@ def build_report(
     paper_tables: Mapping[str, str] | None = None,
     support: Support | None = None,
     grid: Grid | None = None,
+    half_width_target: float = NAN,
 ) -> pd.DataFrame:
     """Numbers first, then claims, columns REPORT_COLUMNS (``paper_tables``, ``support``,
-    ``grid``: see number_rows and claim_rows)."""
+    ``grid``: see number_rows and claim_rows; ``half_width_target``: the claims'
+    ``seeds_needed``, NaN for none)."""
     numbers = number_rows(reported, tables, tolerance_pp, paper_tables, support, grid)
-    judged = claim_rows(claims, tables, grid)
+    judged = claim_rows(claims, tables, grid, half_width_target)
     frames = [f for f in (numbers, judged) if not f.empty]
     if not frames:
         return pd.DataFrame(columns=REPORT_COLUMNS)
@@ -369,12 +391,20 @@ def verdict_counts(report: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kind", *VERDICT_ORDER])
 
 
+def seeds_text(value: float) -> str:
+    """``seeds_needed`` as the report prints it: an integer, ``>1000``, or blank."""
+    if math.isnan(value):
+        return ""
+    return ">1000" if math.isinf(value) else str(int(value))
+
+
 def report_markdown(report: pd.DataFrame, sources: str = "") -> str:
     """The report as Markdown: a summary of verdict counts, then every row."""
     counts = verdict_counts(report).astype(str)
     shown = report.copy()
     for column in ("mean", "std", "ci_low", "ci_high", "half_width", "reported", "best_epoch", "tolerance"):
         shown[column] = [fmt(v) for v in report[column]]
+    shown["seeds_needed"] = [seeds_text(v) for v in report["seeds_needed"]]
     shown = shown.astype(str)
     intro = "\n".join(
         [
@@ -389,6 +419,10 @@ def report_markdown(report: pd.DataFrame, sources: str = "") -> str:
             "widest), the smallest difference the comparison could have detected: an INCONCLUSIVE claim "
             "with a small half_width shows an effect smaller than it, with a large one a study too small "
             "to tell.",
+            "- seeds_needed: the seeds per cell at which every comparison of accuracies in the claim would "
+            "have a half_width within `power.half_width_pp` of paper/claims.yaml, were the cells' standard "
+            "deviations to stay as measured (a projection for planning; `>1000`: more than that; blank: no "
+            "such comparison, or a cell with one seed).",
             "- A claim with a laptop form (`laptop:` in paper/claims.yaml, chosen for what the claim "
             "means where a threshold only makes sense on the paper's data) is judged by it on the laptop "
             "datasets and by the paper form elsewhere; its `detail` begins with `laptop form (<why>):` or "

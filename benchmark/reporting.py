@@ -221,7 +221,8 @@ def run_check(
     inputs |= {f.name: _find_figure_data(results_dir, f.data_file) for f in judged}
     loaded = cl.Tables({k: read_optional_csv(p) for k, p in inputs.items()})
     tolerance = float(numbers["tolerance_pp"])
-    report = build_report(reported, claims, loaded, tolerance, numbers.get("tables"), support, grid)
+    target = cl.load_half_width_target(Path(claims_yaml))
+    report = build_report(reported, claims, loaded, tolerance, numbers.get("tables"), support, grid, target)
     out_stem = Path(out_stem)
     write_csv(out_stem.with_name(out_stem.name + ".csv"), report)
     sources = "Inputs: " + ", ".join(f"`{p}`" + ("" if p.exists() else " (missing)") for p in inputs.values())

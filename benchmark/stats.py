@@ -58,6 +58,39 @@ def t_interval(mean: float, std: float, n: int, level: float = LEVEL) -> tuple[f
     return mean - half, mean + half
 
 
+def seeds_for_half_width(
+    half: float, n: int, df: float, target: float, level: float = LEVEL, cap: int = 1000
+) -> float:
+    """Seeds per cell for a t-interval now ``half`` wide (n seeds per cell, ``df`` degrees of
+    freedom) to be at most ``target`` wide, were the cells' standard deviations to stay as
+    observed: the smallest n' in [2, cap] with
+
+        half(n') = half * sqrt(n / n') * t_{df'} / t_{df},    df' = df * (n' - 1) / (n - 1),
+
+    where t_d is the two-sided ``level`` quantile of Student's t with d degrees of freedom. Exact
+    for a one-sample interval (df = n - 1) and for a Welch contrast of cells with n seeds each
+    (its Welch-Satterthwaite df is (n - 1) times a ratio of the variances); for cells with unequal
+    seeds, n is the smallest and every cell's seeds grow in proportion (df' then approximate).
+    NaN when undefined (n < 2, a half or df not finite, a target not above 0); inf when even
+    ``cap`` seeds would not do. A projection for planning, not a measurement: the next seeds'
+    spread may differ."""
+    if n < 2 or not (math.isfinite(half) and math.isfinite(df) and df > 0 and target > 0):
+        return NAN
+    q = 0.5 + level / 2
+    t_now = _st.t.ppf(q, df)
+
+    def projected(seeds: int) -> float:
+        return half * (math.sqrt(n / seeds) * (_st.t.ppf(q, df * (seeds - 1) / (n - 1)) / t_now))
+
+    if projected(cap) > target:
+        return math.inf
+    low, high = 2, cap  # projected() falls as seeds grow: the first seeds it is within target
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if projected(mid) <= target else (mid + 1, high)
+    return float(low)
+
+
 def summarize(values: Sequence[float], level: float = LEVEL) -> Summary:
     """Summary of one cell's per-seed values (NaN values are not dropped: they poison the mean)."""
     x = np.asarray(values, dtype=float)

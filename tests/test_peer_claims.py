@@ -293,6 +293,46 @@ def test_the_report_gives_the_smallest_difference_a_claim_could_detect(claims) -
     assert regression.claim_row(claims["O2"], several)["half_width"] == pytest.approx(max(widths))
 
 
+def test_the_report_says_how_many_seeds_would_bring_a_claim_to_the_target_half_width(claims) -> None:
+    """seeds_needed on hand-made cells of known std and n: the first seed count at which Welch's
+    interval of the same two cells, recomputed, is at most power.half_width_pp wide; the claim's
+    widest comparison decides, and comparisons of shares (O1) are not projected."""
+    from benchmark import regression
+
+    target = cl.load_half_width_target(CLAIMS_YAML)
+    assert target == 2.0  # issue 13's 2 points
+    std, n = 3.0, 5
+    (outcome,) = claims["P1"].evaluate(cl.Tables(pabt=pair("pabt", "pabt_1x1", 86.0, 85.0, std=std, n=n)))
+    row = regression.claim_row(claims["P1"], outcome, target)
+
+    def half(seeds: int) -> float:
+        c = stats.welch(86.0, std, seeds, 85.0, std, seeds)
+        return (c.ci_high - c.ci_low) / 2
+
+    assert row["seeds_needed"] == min(k for k in range(2, 100) if half(k) <= target) == 19
+    assert math.isnan(regression.claim_row(claims["P1"], outcome)["seeds_needed"])  # no target given
+
+    o2 = o2_table(65.0, 64.0, 67.0)  # several comparisons: the one that needs the most seeds
+    (several,) = claims["O2"].evaluate(cl.Tables(ovsw=o2))
+    each = [stats.seeds_for_half_width((p.ci_high - p.ci_low) / 2, p.n, p.df, target) for p in several.parts]
+    assert regression.claim_row(claims["O2"], several, target)["seeds_needed"] == max(each)
+
+    (silent,) = claims["O1"].evaluate(cl.Tables(ovsw=o1_table((3.0, 2.0))))  # shares and ratios
+    assert math.isnan(regression.claim_row(claims["O1"], silent, target)["seeds_needed"])
+
+
+def test_the_half_width_target_is_read_from_claims_yaml_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "claims.yaml"
+    path.write_text("numbers: {tolerance_pp: 2.0}\nclaims: []\n")
+    assert math.isnan(cl.load_half_width_target(path))  # none named: the report projects nothing
+    path.write_text("numbers: {tolerance_pp: 2.0}\npower: {half_width_pp: 1.5}\nclaims: []\n")
+    assert cl.load_half_width_target(path) == 1.5
+    for bad in ("0", "-1", "two", "true"):
+        path.write_text(f"power: {{half_width_pp: {bad}}}\nclaims: []\n")
+        with pytest.raises(UserError, match="power.half_width_pp"):
+            cl.load_half_width_target(path)
+
+
 # --------------------------------------------------------------------------- S7 beyond ResNets
 def on(arch: str, recipe: str, *rows: dict) -> list[dict]:
     return [{**row, "arch": arch, "recipe": recipe, "ordering": "forward"} for row in rows]

@@ -22,6 +22,7 @@ from tests.test_tables import write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS_YAML = ROOT / "paper" / "claims.yaml"
+NAN_VALUE = float("nan")
 STOMPP_CSV = ROOT / "paper" / "reported" / "stompp.csv"
 
 
@@ -150,11 +151,17 @@ def test_run_check_at_mini_scale(tmp_path: Path) -> None:
     by_id = dict(zip(report["id"], report["verdict"], strict=True))
     assert by_id["S1:digits"] == "HOLDS"
     assert by_id["S2:all"] == "NOT RUN"  # no table_ordering.csv
+    s1 = report[report["id"] == "S1:digits"].iloc[0]  # claims.yaml's power.half_width_pp planned for
+    assert s1["seeds_needed"] >= 2 and math.isnan(report[report["id"] == "S2:all"].iloc[0]["seeds_needed"])
     written = pd.read_csv(results / "regression_report.csv")
     assert list(written.columns) == regression.REPORT_COLUMNS and len(written) == len(report)
     md = (results / "regression_report.md").read_text()
     assert md.startswith("# Regression report") and "## Summary" in md
     assert "table_ordering.csv` (missing)" in md
+
+
+def test_seeds_needed_prints_as_a_count_more_than_a_thousand_or_blank() -> None:
+    assert [regression.seeds_text(v) for v in (12.0, math.inf, NAN_VALUE)] == ["12", ">1000", ""]
 
 
 def test_run_check_without_any_tables(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from scipy import stats as st
 
 from benchmark import stats
 
+NAN = float("nan")
+
 T_975_DF2 = 4.302652729911275  # t quantile, 97.5%, 2 degrees of freedom
 
 
@@ -77,3 +79,46 @@ def test_summarize_groups() -> None:
     assert out["cell"].tolist() == ["a", "b"]
     assert out["n"].tolist() == [3, 1]
     assert out["std"].iloc[0] == 1.0 and math.isnan(out["std"].iloc[1])
+
+
+@pytest.mark.parametrize(
+    ("std_a", "std_b", "n", "target"), [(3.0, 2.0, 5, 2.0), (1.0, 1.0, 3, 0.5), (4.0, 0.5, 10, 1.0)]
+)
+def test_seeds_for_a_half_width_are_those_at_which_welchs_interval_first_reaches_it(
+    std_a, std_b, n, target
+) -> None:
+    """Two cells of known stds with n seeds each: the projection names the first seed count at
+    which Welch's interval, recomputed with those stds, is at most ``target`` wide."""
+
+    def half(seeds: int) -> float:
+        c = stats.welch(0.0, std_a, seeds, 0.0, std_b, seeds)
+        return (c.ci_high - c.ci_low) / 2
+
+    now = stats.welch(0.0, std_a, n, 0.0, std_b, n)
+    needed = stats.seeds_for_half_width(half(n), n, now.df, target)
+    assert needed == min(k for k in range(2, 400) if half(k) <= target)
+    assert half(int(needed)) <= target < half(int(needed) - 1)
+
+
+def test_seeds_for_a_one_sample_interval() -> None:
+    """One cell (df = n - 1): the seeds at which its own t-interval is at most the target wide."""
+    std, n, target = 2.5, 4, 1.0
+    low, high = stats.t_interval(0.0, std, n)
+    needed = stats.seeds_for_half_width((high - low) / 2, n, n - 1, target)
+    half = {k: st.t.ppf(0.975, k - 1) * std / math.sqrt(k) for k in range(2, 200)}
+    assert needed == min(k for k, h in half.items() if h <= target)
+
+
+def test_seeds_for_a_half_width_already_reached_and_out_of_reach() -> None:
+    now = stats.welch(0.0, 3.0, 5, 0.0, 2.0, 5)
+    half = (now.ci_high - now.ci_low) / 2
+    assert stats.seeds_for_half_width(half, 5, now.df, half) == 5  # exactly as wide: as many seeds
+    assert stats.seeds_for_half_width(half, 5, now.df, 100.0) == 2  # far wider a target: the fewest
+    assert stats.seeds_for_half_width(half, 5, now.df, 0.01) == math.inf  # beyond 1,000 seeds
+    for undefined in (
+        (half, 1, now.df, 2.0),
+        (NAN, 5, now.df, 2.0),
+        (half, 5, NAN, 2.0),
+        (half, 5, now.df, NAN),
+    ):
+        assert math.isnan(stats.seeds_for_half_width(*undefined))

@@ -34,7 +34,15 @@ from benchmark.claims.compare import (
     share_ratio,
 )
 from benchmark.claims.forms import EITHER_FORM, Forms, LaptopForm
-from benchmark.claims.loader import CHECKS, Claim, build_params, load_claims, parse_claim, parse_laptop
+from benchmark.claims.loader import (
+    CHECKS,
+    Claim,
+    build_params,
+    load_claims,
+    load_half_width_target,
+    parse_claim,
+    parse_laptop,
+)
 from benchmark.claims.peers import AtLeast, Beats, Components, Convergence, SilentWeights, SilentWeightsCut
 from benchmark.claims.sawtooth import (
     Sawtooth,
@@ -115,6 +123,7 @@ __all__ = [
     "find_cell",
     "greater",
     "load_claims",
+    "load_half_width_target",
     "near_value",
     "parse_claim",
     "parse_laptop",

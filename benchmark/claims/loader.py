@@ -190,3 +190,16 @@ def load_claims(path: Path, tables: Collection[str] | None = None) -> tuple[list
     if len(set(ids)) != len(ids):
         raise UserError(f"{path}: claim ids must be unique, got {ids}")
     return claims, numbers
+
+
+def load_half_width_target(path: Path) -> float:
+    """``power.half_width_pp`` of a claims.yaml: the 95% half-width (points) that the report's
+    ``seeds_needed`` plans for; NaN when the file names none."""
+    doc = yaml.safe_load(Path(path).read_text()) or {}
+    power = doc.get("power") if isinstance(doc, dict) else None
+    if power is None:
+        return float("nan")
+    value = power.get("half_width_pp") if isinstance(power, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise UserError(f"{path}: 'power.half_width_pp' must be a number of points above 0, got {value!r}")
+    return float(value)

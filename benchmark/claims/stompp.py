@@ -80,7 +80,7 @@ class GainGrowsWithDepth(Check):
             f"gain {deep} {g_deep:+.2f} - gain {shallow} {g_shallow:+.2f} = {interval_text(c)} "
             f"vs > {self.margin_pp:g}: {verdict}"
         )
-        return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, min(int(x["n"]) for x in found))
+        return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, min(int(x["n"]) for x in found), c.df)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,10 @@ def ratio_at_least(
 
 @dataclass(frozen=True)
 class Part:
-    """One comparison inside a claim: its verdict, estimate and interval, and what it said."""
+    """One comparison inside a claim: its verdict, estimate and interval, and what it said;
+    ``df``: the degrees of freedom of a t-interval of accuracies in points (a Welch contrast, a
+    one-sample interval), NaN for other intervals (shares of weights, counts, conservative
+    bounds), whose seeds the report does not project."""
 
     verdict: str
     text: str
@@ -90,6 +93,7 @@ class Part:
     ci_low: float = NAN
     ci_high: float = NAN
     n: int = 0
+    df: float = NAN
 
 
 PAPER_FORM, LAPTOP_FORM = "paper", "laptop"
