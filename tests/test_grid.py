@@ -37,8 +37,8 @@ def test_ordered_variants_get_every_ordering_of_their_grid(config):
     ordered = [r for r in runs if r.variant == "stompp"]
     assert {r.ordering for r in ordered} == {"forward", "reverse", "global", "random"}
     # 1 dataset x 2 regimes x (3 claimed orderings x 10 (ResNet-18) or 5 (ResNet-50) seeds
-    # + random x 2 seeds), and a sixth seed for ResNet-50's BWN forward and reverse (S3, D14)
-    assert len(ordered) == 2 * (3 * 10 + 1 * 2) + 2 * (3 * 5 + 1 * 2) + 2
+    # + random x 2 seeds)
+    assert len(ordered) == 2 * (3 * 10 + 1 * 2) + 2 * (3 * 5 + 1 * 2)
     # the random-features control (S2's laptop form) has no ordering: once per cell, in the bnn
     # regime (the claim's) with its network's seeds (10 or 5), 2 in bwn
     control = [r for r in runs if r.variant == "random_features"]
@@ -93,8 +93,7 @@ def test_trajectories_figure_grid(config):
 
 def test_the_ordering_table_gives_resnet18_ten_seeds_and_resnet50_five(config):
     """Design D13: the claims' ordering cells (S2-S4) get 10 seeds on ResNet-18, where a run is
-    cheap, and keep 5 on ResNet-50; the random-features control follows its network. D14: S3's
-    ResNet-50 cells (BWN forward and reverse) get the 6 its seeds_needed asked for under D13."""
+    cheap, and keep 5 on ResNet-50; the random-features control follows its network."""
     seeds: dict[tuple[str, str, str, str], set[int]] = {}
     for r in grid.section_runs(config, "tables", "ordering"):
         seeds.setdefault((r.arch, r.regime, r.variant, r.ordering), set()).add(r.seed)
@@ -103,18 +102,7 @@ def test_the_ordering_table_gives_resnet18_ten_seeds_and_resnet50_five(config):
             variant == "random_features" and regime == "bnn"
         )
         expected = {"resnet18": 10, "resnet50": 5}[arch] if claimed else 2
-        if (arch, regime, ordering) in {("resnet50", "bwn", "forward"), ("resnet50", "bwn", "reverse")}:
-            expected = 6
         assert got == set(range(expected)), (arch, regime, variant, ordering)
-
-
-def test_the_architectures_table_gives_s7_thirteen_seeds(config):
-    """Design D14: S7's MobileNetV2 cells (STE, StoMPP) get the 13 seeds its seeds_needed asked
-    for under D13 pinned to AVX2; the rows no claim compares keep 2."""
-    seeds: dict[str, set[int]] = {}
-    for r in grid.section_runs(config, "tables", "architectures"):
-        seeds.setdefault(r.variant, set()).add(r.seed)
-    assert seeds == {"ste": set(range(13)), "stompp": set(range(13)), "fp": {0, 1}, "stompp_ste": {0, 1}}
 
 
 def test_all_runs_has_no_duplicates_and_shared_cells_are_shared(config):
