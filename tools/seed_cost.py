@@ -22,6 +22,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from benchmark.regression import seeds_text
+
 MINI = "mini/digits"
 DEPTHS = ("resnet18", "resnet34", "resnet50")
 
@@ -137,7 +139,7 @@ def format_markdown(needs: Mapping[str, tuple[str, float, float]], dirs: Sequenc
     for scope in scopes:
         verdict, half, need = needs[scope]
         runs, seconds = added(cell_needs(needs, [scope]), dirs)
-        shown = "" if math.isnan(need) else (">1000" if math.isinf(need) else str(int(need)))
+        shown = seeds_text(need)
         lines.append(
             f"| {scope} | {verdict} | {half:.2f} | {shown} | {len(CELLS[scope])} | {runs} | {seconds:,.0f} |"
         )
