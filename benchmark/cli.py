@@ -200,7 +200,8 @@ def add_verdicts(sub: Any) -> None:
         "verdicts",
         help="the claim verdicts of two regression reports side by side (e.g. two kernel sets)",
         description="Per claim scope, the verdicts and half-widths of two regression reports "
-        "(bnnbench check's CSV) and whether they agree; per report, which claims are decided on "
+        "(bnnbench check's CSV; for a scope not settled, the seeds_needed to settle it) and "
+        "whether they agree; per report, which claims are decided on "
         "every scope and which undecided ones are resolved to under --resolution points.",
     )
     p.add_argument("reports", nargs=2, type=Path, metavar="REPORT_CSV")

@@ -24,16 +24,20 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.regression import seeds_text
+
 JUDGED = ("HOLDS", "FAILS", "INCONCLUSIVE")
 DECIDED = ("HOLDS", "FAILS")
 
 
 @dataclass(frozen=True)
 class Scope:
-    """One claim row of a report: its verdict and the half-width of its widest comparison."""
+    """One claim row of a report: its verdict, the half-width of its widest comparison and the
+    report's ``seeds_needed`` as printed (an integer, ``>1000`` or blank)."""
 
     verdict: str
     half_width: float | None
+    seeds_needed: str = ""
 
     @property
     def judged(self) -> bool:
@@ -50,10 +54,24 @@ def read_claims(path: Path) -> dict[str, Scope]:
     """Claim rows of a regression report (``bnnbench check``'s CSV), by row id."""
     with Path(path).open(newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if row["kind"] == "claim"]
-    return {row["id"]: Scope(row["verdict"], parse_width(row["half_width"])) for row in rows}
+    return {row["id"]: scope_of(row) for row in rows}
+
+
+def scope_of(row: dict[str, str]) -> Scope:
+    """A claim row; reports from before the ``seeds_needed`` column read as blank there."""
+    needed = parse_float(row.get("seeds_needed") or "")
+    seeds = "" if needed is None else seeds_text(needed)
+    return Scope(row["verdict"], parse_width(row["half_width"]), seeds)
 
 
 def parse_width(text: str) -> float | None:
+    """A half-width; None for blank or NaN (and for infinite, which no interval has)."""
+    value = parse_float(text)
+    return None if value is None or math.isinf(value) else value
+
+
+def parse_float(text: str) -> float | None:
+    """A CSV number (``inf`` included); None for blank, NaN or text."""
     try:
         value = float(text)
     except ValueError:
@@ -90,24 +108,30 @@ def claim_status(report: dict[str, Scope], resolution: float) -> dict[str, str]:
     return status
 
 
-def cell(scope: Scope | None) -> str:
+def cell(scope: Scope | None, resolution: float) -> str:
+    """``VERDICT (half-width)``, with ``, N seeds`` where the scope is not settled and the
+    report says how many seeds would settle it."""
     if scope is None:
         return "—"
-    width = "" if scope.half_width is None else f" ({scope.half_width:.2f})"
-    return scope.verdict + width
+    if scope.half_width is None:
+        return scope.verdict
+    needed = scope.seeds_needed and not scope.settled(resolution)
+    seeds = f", {scope.seeds_needed} seeds" if needed else ""
+    return f"{scope.verdict} ({scope.half_width:.2f}{seeds})"
 
 
 def format_markdown(
     a: dict[str, Scope], b: dict[str, Scope], labels: tuple[str, str], resolution: float = 2.0
 ) -> str:
-    """The scopes of both reports in one table (verdict, half-width), then the counts."""
+    """The scopes of both reports in one table (verdict, half-width, and for a scope not
+    settled the seeds it needs), then the counts."""
     keys = list(a) + [key for key in b if key not in a]
     lines = [f"| scope | {labels[0]} | {labels[1]} | same |", "| --- | --- | --- | --- |"]
     agree = dict(scopes_agree(a, b))
     for key in keys:
         state = agree.get(key)
         same = "—" if state is None else ("yes" if state else "**no**")
-        lines.append(f"| {key} | {cell(a.get(key))} | {cell(b.get(key))} | {same} |")
+        lines.append(f"| {key} | {cell(a.get(key), resolution)} | {cell(b.get(key), resolution)} | {same} |")
     lines += ["", f"Same verdict on {sum(agree.values())} of {len(agree)} scopes judged in both."]
     for label, report in zip(labels, (a, b), strict=True):
         status = claim_status(report, resolution)

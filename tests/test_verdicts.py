@@ -95,3 +95,33 @@ def test_the_command_prints_the_table_and_the_counts(reports, tmp_path, capsys):
 def test_a_missing_report_says_how_to_make_one(tmp_path, capsys):
     assert cli.main(["verdicts", str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]) != 0
     assert "bnnbench check --out" in capsys.readouterr().err
+
+
+def test_a_scope_not_settled_shows_the_seeds_it_needs(tmp_path):
+    """seeds_needed as bnnbench check writes it (float, inf, nan): shown only where the scope is
+    neither decided nor under the resolution; a report without the column reads as blank."""
+    rows = [  # id, verdict, half_width, seeds_needed
+        ("S1:digits", "INCONCLUSIVE", "2.87", "10.0"),
+        ("S2:digits/resnet50/stompp", "INCONCLUSIVE", "40.0", "inf"),
+        ("S3:digits/resnet50/stompp", "INCONCLUSIVE", "1.60", "3.0"),
+        ("S5:digits/resnet50", "FAILS", "2.72", "8.0"),
+        ("O1:resnet18_clip", "HOLDS", "0.39", "nan"),
+    ]
+    path = tmp_path / "a.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*COLUMNS, "seeds_needed"])
+        writer.writeheader()
+        for key, verdict, width, seeds in rows:
+            writer.writerow(
+                {"id": key, "kind": "claim", "verdict": verdict, "half_width": width, "seeds_needed": seeds}
+            )
+    a = verdicts.read_claims(path)
+    assert [a[key].seeds_needed for key, *_ in rows] == ["10", ">1000", "3", "8", ""]
+    text = verdicts.format_markdown(a, a, ("A", "B"), resolution=2.0)
+    assert "| S1:digits | INCONCLUSIVE (2.87, 10 seeds) | INCONCLUSIVE (2.87, 10 seeds) | yes |" in text
+    assert "INCONCLUSIVE (40.00, >1000 seeds)" in text
+    assert "| INCONCLUSIVE (1.60) |" in text  # settled: under 2 points
+    assert "| FAILS (2.72) |" in text  # decided
+    old = verdicts.read_claims(write_report(tmp_path / "old.csv", [("S1:digits", "INCONCLUSIVE", "2.87")]))
+    assert old["S1:digits"].seeds_needed == ""
+    assert verdicts.cell(old["S1:digits"], 2.0) == "INCONCLUSIVE (2.87)"
