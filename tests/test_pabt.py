@@ -13,16 +13,16 @@ from benchmark import accounting
 from methods.bop_optimizer import BopOptimizer
 from methods.config import ConfigError
 from methods.flips import FlipTracker, epoch_records
-from methods.multibit import (
-    ShiftedSign,
+from methods.multibit import ShiftedSign, make_multibit
+from methods.multibit_init import (
     activation_shifts,
     expand_latent,
     expand_weight,
-    make_multibit,
     residual_expansion,
     shifted_expansion,
 )
-from methods.pabt import PabtConfig, choose_prunes, importance, prune_window, pruned_target
+from methods.op_pruning import choose_prunes, importance, prune_window, pruned_target
+from methods.pabt import PabtConfig
 from methods.primitives import ste_sign
 from methods.quantizers import SteSign
 from methods.routing import optimizers_for
