@@ -55,6 +55,7 @@ REPORT_COLUMNS = [
     "ci_high",
     "half_width",
     "seeds_needed",
+    "cells",
     "reported",
     "selection",
     "best_epoch",
@@ -261,7 +262,8 @@ def claim_row(claim: cl.Claim, outcome: cl.Outcome, target: float = NAN) -> dict
     by at least one of them, so an INCONCLUSIVE verdict with a wide one says the study was too
     small, with a narrow one that the effect is smaller than it. ``seeds_needed``: how many
     seeds per cell would bring every comparison of accuracies to a half-width of at most
-    ``target`` points (:func:`seeds_needed`)."""
+    ``target`` points (:func:`seeds_needed`); ``cells``: the cells those comparisons read
+    (:func:`compared_cells`), whose seeds that number counts."""
     single = outcome.parts[0] if len(outcome.parts) == 1 else None
     has_interval = single is not None and math.isfinite(single.estimate)
     row = {c: NAN for c in REPORT_COLUMNS} | {"kind": "claim", "verdict": outcome.verdict}
@@ -271,6 +273,7 @@ def claim_row(claim: cl.Claim, outcome: cl.Outcome, target: float = NAN) -> dict
     widths = [w for w in (half_width(p.ci_low, p.ci_high) for p in outcome.parts) if math.isfinite(w)]
     row["half_width"] = max(widths, default=NAN)
     row["seeds_needed"] = seeds_needed(outcome.parts, target)
+    row["cells"] = compared_cells(outcome.parts)
     if has_interval:
         row |= {"mean": single.estimate, "ci_low": single.ci_low, "ci_high": single.ci_high}
     return row
@@ -288,6 +291,14 @@ def seeds_needed(parts: Iterable[cl.Part], target: float) -> float:
         if math.isfinite(p.df)
     ]
     return max((k for k in needed if not math.isnan(k)), default=NAN)
+
+
+def compared_cells(parts: Iterable[cl.Part]) -> str:
+    """The run directories without seeds (``<recipe>/.../<ordering>``) of the cells that the
+    comparisons of accuracies among ``parts`` read, each once, in order, joined by ``;``
+    (``tools.seed_cost`` prices their missing seeds)."""
+    found = [cell for p in parts if math.isfinite(p.df) for cell in p.cells]
+    return ";".join(dict.fromkeys(found))
 
 
 def form_prefix(claim: cl.Claim, outcome: cl.Outcome) -> str:
@@ -401,7 +412,7 @@ def seeds_text(value: float) -> str:
 def report_markdown(report: pd.DataFrame, sources: str = "") -> str:
     """The report as Markdown: a summary of verdict counts, then every row."""
     counts = verdict_counts(report).astype(str)
-    shown = report.copy()
+    shown = report.drop(columns="cells")  # in the CSV, for tools.seed_cost; too long to read here
     for column in ("mean", "std", "ci_low", "ci_high", "half_width", "reported", "best_epoch", "tolerance"):
         shown[column] = [fmt(v) for v in report[column]]
     shown["seeds_needed"] = [seeds_text(v) for v in report["seeds_needed"]]

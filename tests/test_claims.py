@@ -321,3 +321,12 @@ def test_thresholds_come_from_the_yaml(tmp_path: Path) -> None:
 def test_bad_claims_are_user_errors(entry: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):
         cl.parse_claim(entry)
+
+
+def test_a_cell_names_its_run_directory_without_the_seed() -> None:
+    from benchmark.claims.cells import directories
+
+    keys = {"recipe": "mini", "dataset": "digits", "arch": "resnet18", "regime": "bnn"}
+    row = pd.Series(keys | {"variant": "stompp", "ordering": "forward", "n": 5, "mean": 90.0})
+    assert directories(row) == ("mini/digits/resnet18/bnn/stompp/forward",)
+    assert directories(row.drop("recipe"), row) == ("mini/digits/resnet18/bnn/stompp/forward",)  # hand-made

@@ -311,6 +311,8 @@ def test_the_report_says_how_many_seeds_would_bring_a_claim_to_the_target_half_w
 
     assert row["seeds_needed"] == min(k for k in range(2, 100) if half(k) <= target) == 19
     assert math.isnan(regression.claim_row(claims["P1"], outcome)["seeds_needed"])  # no target given
+    cells = [f"pabt_cifar/digits/resnet18/bnn/{v}/none" for v in ("pabt", "pabt_1x1")]
+    assert row["cells"] == ";".join(cells)  # the run directories whose seeds that counts
 
     o2 = o2_table(65.0, 64.0, 67.0)  # several comparisons: the one that needs the most seeds
     (several,) = claims["O2"].evaluate(cl.Tables(ovsw=o2))
@@ -319,6 +321,9 @@ def test_the_report_says_how_many_seeds_would_bring_a_claim_to_the_target_half_w
 
     (silent,) = claims["O1"].evaluate(cl.Tables(ovsw=o1_table((3.0, 2.0))))  # shares and ratios
     assert math.isnan(regression.claim_row(claims["O1"], silent, target)["seeds_needed"])
+    assert regression.claim_row(claims["O1"], silent, target)["cells"] == ""  # nor priced
+    o2_cells = regression.claim_row(claims["O2"], several, target)["cells"].split(";")
+    assert len(o2_cells) == len(set(o2_cells)) == 4  # vanilla, AGS, SAD, OvSW: each once
 
 
 def test_the_half_width_target_is_read_from_claims_yaml_and_checked(tmp_path: Path) -> None:

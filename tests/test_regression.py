@@ -153,11 +153,28 @@ def test_run_check_at_mini_scale(tmp_path: Path) -> None:
     assert by_id["S2:all"] == "NOT RUN"  # no table_ordering.csv
     s1 = report[report["id"] == "S1:digits"].iloc[0]  # claims.yaml's power.half_width_pp planned for
     assert s1["seeds_needed"] >= 2 and math.isnan(report[report["id"] == "S2:all"].iloc[0]["seeds_needed"])
+    # the cells S1's contrasts read, as run directories without seeds (what tools.seed_cost prices)
+    steps = [("resnet34", "resnet18"), ("resnet50", "resnet34")]
+    pairs = [
+        f"{a}/bnn/{v}"
+        for deep, shallow in steps
+        for a in (deep, shallow)
+        for v in ("stompp/forward", "ste/none")
+    ]
+    recipe = report_recipe(results)
+    assert s1["cells"].split(";") == list(dict.fromkeys(f"{recipe}/digits/{p}" for p in pairs))
     written = pd.read_csv(results / "regression_report.csv")
     assert list(written.columns) == regression.REPORT_COLUMNS and len(written) == len(report)
     md = (results / "regression_report.md").read_text()
     assert md.startswith("# Regression report") and "## Summary" in md
+    assert "| cells |" not in md and "resnet50/bnn/ste/none;" not in md  # the CSV's, for tools
     assert "table_ordering.csv` (missing)" in md
+
+
+def report_recipe(results: Path) -> str:
+    """The recipe of the depth-scaling table's runs (one for all)."""
+    (recipe,) = set(pd.read_csv(results / "table_depth_scaling.csv")["recipe"])
+    return recipe
 
 
 def test_seeds_needed_prints_as_a_count_more_than_a_thousand_or_blank() -> None:

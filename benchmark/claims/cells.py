@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from benchmark.identity import NAMES
+
 
 class Tables(dict[str, pd.DataFrame | None]):
     """The aggregated inputs a claim may read, by name (the registered tables and the data of
@@ -28,6 +30,13 @@ def find_cell(
         & table["ordering"].isin([ordering, "none"])
     ]
     return None if match.empty else match.iloc[0]
+
+
+def directories(*rows: pd.Series) -> tuple[str, ...]:
+    """The run directories of table cells without their seeds (``<recipe>/<dataset>/<arch>/
+    <regime>/<variant>/<ordering>``, :data:`benchmark.identity.NAMES`), in order; a row without
+    those columns (a hand-made table) names none."""
+    return tuple("/".join(str(row[k]) for k in NAMES) for row in rows if all(k in row.index for k in NAMES))
 
 
 def scopes(table: pd.DataFrame, columns: list[str], **where: object) -> list[tuple]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from benchmark import stats
+from benchmark.claims.cells import directories
 from benchmark.claims.verdicts import NAN, NOT_RUN, Part, greater, ratio_at_least, within
 
 
@@ -79,7 +80,8 @@ def _compare(
     c = _welch(a, b)
     verdict = judge(c)
     text = f"{cell_text(a)} - {cell_text(b)} = {interval_text(c)} vs {rule}: {verdict}"
-    return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, min(int(a["n"]), int(b["n"])), c.df)
+    n = min(int(a["n"]), int(b["n"]))
+    return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, n, c.df, directories(a, b))
 
 
 def near_value(a: pd.Series | None, value: float, k: float, what: str) -> Part:
@@ -89,7 +91,8 @@ def near_value(a: pd.Series | None, value: float, k: float, what: str) -> Part:
     c = stats.Contrast(a["mean"] - value, a["ci_low"] - value, a["ci_high"] - value, NAN)
     verdict = within(c.ci_low, c.ci_high, k)
     text = f"{cell_text(a)} - chance {value:.2f} = {interval_text(c)} vs within ±{k:g}: {verdict}"
-    return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, int(a["n"]), float(a["n"]) - 1)
+    n = int(a["n"])
+    return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, n, float(n - 1), directories(a))
 
 
 # --------------------------------------------------------------------------- shares (percentages)

@@ -80,7 +80,8 @@ class GainGrowsWithDepth(Check):
             f"gain {deep} {g_deep:+.2f} - gain {shallow} {g_shallow:+.2f} = {interval_text(c)} "
             f"vs > {self.margin_pp:g}: {verdict}"
         )
-        return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, min(int(x["n"]) for x in found), c.df)
+        n = min(int(x["n"]) for x in found)
+        return Part(verdict, text, c.estimate, c.ci_low, c.ci_high, n, c.df, cells.directories(*found))
 
 
 @dataclass(frozen=True)

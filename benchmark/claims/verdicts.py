@@ -85,7 +85,8 @@ class Part:
     """One comparison inside a claim: its verdict, estimate and interval, and what it said;
     ``df``: the degrees of freedom of a t-interval of accuracies in points (a Welch contrast, a
     one-sample interval), NaN for other intervals (shares of weights, counts, conservative
-    bounds), whose seeds the report does not project."""
+    bounds), whose seeds the report does not project; ``cells``: for a t-interval, the run
+    directories without seeds of the cells it compares (``cells.directories``)."""
 
     verdict: str
     text: str
@@ -94,6 +95,7 @@ class Part:
     ci_high: float = NAN
     n: int = 0
     df: float = NAN
+    cells: tuple[str, ...] = ()
 
 
 PAPER_FORM, LAPTOP_FORM = "paper", "laptop"
