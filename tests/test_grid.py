@@ -481,3 +481,28 @@ def test_a_dry_run_of_the_paper_config_trains_the_new_inputs_and_fine_tunes_afte
     for run, source in tuned.items():
         expected = RunId(run.recipe, run.dataset, run.arch, "fp", "fp", "none", run.seed)
         assert source == expected.result
+
+
+def test_more_seeds_keeps_the_default_cells_and_raises_only_their_seeds():
+    """more_seeds.yaml (LAPTOP_STUDY "D15"): every default run is in it, it has no cell the
+    default lacks, and the claim cells it names get the seeds its header lists."""
+    default, more = set(grid.all_runs(load("default"))), set(grid.all_runs(load("more_seeds")))
+
+    def cell(run: RunId) -> str:
+        return run.relative.rsplit("/", 1)[0]
+
+    assert default < more and {cell(r) for r in more} == {cell(r) for r in default}
+    seeds = {c: len([r for r in more if cell(r) == c]) for c in {cell(r) for r in more}}
+    raised = {
+        "mini/digits/resnet34/bnn/stompp/forward": 13,  # S1
+        "mini/digits/resnet50/bnn/stompp_ste/forward": 13,  # S5
+        "mini/digits/resnet18/bnn/random_features/none": 47,  # S2 on ResNet-18
+        "mini/digits/resnet18/bnn/stompp/global": 10,  # S4 on ResNet-18: as the default
+        "mini/digits/resnet50/bwn/stompp/reverse": 6,  # S3 on ResNet-50
+        "mini_mobilenetv2/digits/mobilenetv2/bnn/stompp/forward": 13,  # S7
+        "mini_bop_cifar/digits/binarynet/bnn/bop/none": 103,  # B1
+        "mini_pabt_cifar/digits/resnet20/bnn/pabt_random/none": 33,  # P2
+        "mini_pabt_cifar/digits/resnet20/bnn/pabt_1x1/none": 10,  # P1's control: as the default
+    }
+    assert {c: seeds[c] for c in raised} == raised
+    assert len(more) == 834
