@@ -34,10 +34,11 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from benchmark import claims as cl
-from benchmark import outputs, stats
+from benchmark import outputs
 from benchmark.availability import Grid, Support, cell_runs, cells_frame, identity_values, scope_matches
 from benchmark.errors import UserError
 from benchmark.identity import RunId
+from benchmark.power import compared_cells, half_width, seeds_needed, seeds_text
 from benchmark.render import fmt, markdown
 
 PASS, FAIL, NOT_RUN = "PASS", "FAIL", cl.NOT_RUN
@@ -249,12 +250,6 @@ def _paper_table(paper_tables: Mapping[str, str] | None, paper: str) -> str | No
     return DEFAULT_TABLE if paper_tables is None else paper_tables.get(paper)
 
 
-def half_width(low: float, high: float) -> float:
-    """Half the width of a 95% interval: the smallest difference its comparison could have
-    detected (NaN when the interval is undefined, e.g. a single seed)."""
-    return (high - low) / 2 if math.isfinite(low) and math.isfinite(high) else NAN
-
-
 def claim_row(claim: cl.Claim, outcome: cl.Outcome, target: float = NAN) -> dict:
     """The report row of a claim in one scope; the numbers are those of its only comparison
     (a claim of several comparisons keeps them all in ``detail``). ``half_width`` is that of
@@ -262,8 +257,8 @@ def claim_row(claim: cl.Claim, outcome: cl.Outcome, target: float = NAN) -> dict
     by at least one of them, so an INCONCLUSIVE verdict with a wide one says the study was too
     small, with a narrow one that the effect is smaller than it. ``seeds_needed``: how many
     seeds per cell would bring every comparison of accuracies to a half-width of at most
-    ``target`` points (:func:`seeds_needed`); ``cells``: the cells those comparisons read
-    (:func:`compared_cells`), whose seeds that number counts."""
+    ``target`` points (:func:`benchmark.power.seeds_needed`); ``cells``: the cells those
+    comparisons read (:func:`benchmark.power.compared_cells`), whose seeds that number counts."""
     single = outcome.parts[0] if len(outcome.parts) == 1 else None
     has_interval = single is not None and math.isfinite(single.estimate)
     row = {c: NAN for c in REPORT_COLUMNS} | {"kind": "claim", "verdict": outcome.verdict}
@@ -277,28 +272,6 @@ def claim_row(claim: cl.Claim, outcome: cl.Outcome, target: float = NAN) -> dict
     if has_interval:
         row |= {"mean": single.estimate, "ci_low": single.ci_low, "ci_high": single.ci_high}
     return row
-
-
-def seeds_needed(parts: Iterable[cl.Part], target: float) -> float:
-    """The most seeds per cell that any of ``parts`` needs for its 95% interval to be at most
-    ``target`` points wide, were its cells' standard deviations to stay as observed
-    (:func:`benchmark.stats.seeds_for_half_width`; inf: over 1,000). Only t-intervals of
-    accuracies count (a part with ``df``); NaN when none of them has an interval (a cell with
-    one seed) or ``target`` is NaN (no ``power.half_width_pp`` in claims.yaml)."""
-    needed = [
-        stats.seeds_for_half_width(half_width(p.ci_low, p.ci_high), p.n, p.df, target)
-        for p in parts
-        if math.isfinite(p.df)
-    ]
-    return max((k for k in needed if not math.isnan(k)), default=NAN)
-
-
-def compared_cells(parts: Iterable[cl.Part]) -> str:
-    """The run directories without seeds (``<recipe>/.../<ordering>``) of the cells that the
-    comparisons of accuracies among ``parts`` read, each once, in order, joined by ``;``
-    (``tools.seed_cost`` prices their missing seeds)."""
-    found = [cell for p in parts if math.isfinite(p.df) for cell in p.cells]
-    return ";".join(dict.fromkeys(found))
 
 
 def form_prefix(claim: cl.Claim, outcome: cl.Outcome) -> str:
@@ -400,13 +373,6 @@ def verdict_counts(report: pd.DataFrame) -> pd.DataFrame:
             row[verdict] = int(counts.loc[kind, verdict]) if has else 0
         rows.append(row)
     return pd.DataFrame(rows, columns=["kind", *VERDICT_ORDER])
-
-
-def seeds_text(value: float) -> str:
-    """``seeds_needed`` as the report prints it: an integer, ``>1000``, or blank."""
-    if math.isnan(value):
-        return ""
-    return ">1000" if math.isinf(value) else str(int(value))
 
 
 def report_markdown(report: pd.DataFrame, sources: str = "") -> str:

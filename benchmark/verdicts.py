@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.regression import seeds_text
+from benchmark.power import seeds_text
 
 JUDGED = ("HOLDS", "FAILS", "INCONCLUSIVE")
 DECIDED = ("HOLDS", "FAILS")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark import cli, regression
+from benchmark import cli, power, regression
 from benchmark.availability import Grid, Support
 from benchmark.claims import Tables, load_claims
 from benchmark.errors import UserError
@@ -178,7 +178,7 @@ def report_recipe(results: Path) -> str:
 
 
 def test_seeds_needed_prints_as_a_count_more_than_a_thousand_or_blank() -> None:
-    assert [regression.seeds_text(v) for v in (12.0, math.inf, NAN_VALUE)] == ["12", ">1000", ""]
+    assert [power.seeds_text(v) for v in (12.0, math.inf, NAN_VALUE)] == ["12", ">1000", ""]
 
 
 def test_run_check_without_any_tables(tmp_path: Path) -> None:

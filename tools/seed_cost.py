@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.regression import seeds_text
+from benchmark.power import seeds_text
 
 
 @dataclass(frozen=True)
