@@ -16,6 +16,7 @@ from benchmark import claims as cl
 from benchmark import stats
 
 NAN = float("nan")
+CELL_SEPARATOR = ";"  # between the cells of the report's ``cells`` column
 
 
 def half_width(low: float, high: float) -> float:
@@ -40,10 +41,10 @@ def seeds_needed(parts: Iterable[cl.Part], target: float) -> float:
 
 def compared_cells(parts: Iterable[cl.Part]) -> str:
     """The run directories without seeds (``<recipe>/.../<ordering>``) of the cells that the
-    comparisons of accuracies among ``parts`` read, each once, in order, joined by ``;``
-    (``tools.seed_cost`` prices their missing seeds)."""
+    comparisons of accuracies among ``parts`` read, each once, in order, joined by
+    :data:`CELL_SEPARATOR` (``tools.seed_cost`` prices their missing seeds)."""
     found = [cell for p in parts if math.isfinite(p.df) for cell in p.cells]
-    return ";".join(dict.fromkeys(found))
+    return CELL_SEPARATOR.join(dict.fromkeys(found))
 
 
 def seeds_text(value: float) -> str:

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.power import seeds_text
+from benchmark.power import CELL_SEPARATOR, seeds_text
 
 JUDGED = ("HOLDS", "FAILS", "INCONCLUSIVE")
 DECIDED = ("HOLDS", "FAILS")
@@ -32,12 +32,19 @@ DECIDED = ("HOLDS", "FAILS")
 
 @dataclass(frozen=True)
 class Scope:
-    """One claim row of a report: its verdict, the half-width of its widest comparison and the
-    report's ``seeds_needed`` as printed (an integer, ``>1000`` or blank)."""
+    """One claim row of a report: its verdict, the half-width of its widest comparison, the
+    report's ``seeds_needed`` (``seeds``: NaN where blank) and the ``cells`` its comparisons of
+    accuracies read (run directories without seeds; none in reports from before the column)."""
 
     verdict: str
     half_width: float | None
-    seeds_needed: str = ""
+    seeds: float = math.nan
+    cells: tuple[str, ...] = ()
+
+    @property
+    def seeds_needed(self) -> str:
+        """``seeds`` as the report prints it: an integer, ``>1000`` or blank."""
+        return seeds_text(self.seeds)
 
     @property
     def judged(self) -> bool:
@@ -58,10 +65,13 @@ def read_claims(path: Path) -> dict[str, Scope]:
 
 
 def scope_of(row: dict[str, str]) -> Scope:
-    """A claim row; reports from before the ``seeds_needed`` column read as blank there."""
+    """A claim row; reports from before the ``seeds_needed`` or ``cells`` columns read as blank
+    there."""
     needed = parse_float(row.get("seeds_needed") or "")
-    seeds = "" if needed is None else seeds_text(needed)
-    return Scope(row["verdict"], parse_width(row["half_width"]), seeds)
+    cells = tuple(c for c in (row.get("cells") or "").split(CELL_SEPARATOR) if c)
+    return Scope(
+        row["verdict"], parse_width(row["half_width"]), math.nan if needed is None else needed, cells
+    )
 
 
 def parse_width(text: str) -> float | None:

@@ -20,45 +20,21 @@ import csv
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.power import seeds_text
+from benchmark.verdicts import Scope, claim_of, read_claims
 
 
-@dataclass(frozen=True)
-class Need:
-    """A claim row of the report: its verdict, half-width, seeds_needed and compared cells."""
-
-    verdict: str
-    half_width: float
-    seeds: float
-    cells: tuple[str, ...]
-
-
-def read_needs(report: Path) -> dict[str, Need]:
-    """Claim rows of a regression report that compare cells, by id."""
+def read_needs(report: Path) -> dict[str, Scope]:
+    """Claim rows of a regression report that compare cells, by id
+    (:func:`benchmark.verdicts.read_claims`)."""
     with Path(report).open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if "cells" not in (reader.fieldnames or []):
+        if "cells" not in next(csv.reader(handle), []):
             raise SystemExit(
                 f"{report} has no cells column (it predates it): rebuild it with "
                 "bnnbench check --results-dir RESULTS --config CONFIG --out REPORT"
             )
-        rows = [row for row in reader if row["kind"] == "claim" and row["cells"]]
-    return {
-        r["id"]: Need(
-            r["verdict"], _number(r["half_width"]), _number(r["seeds_needed"]), tuple(r["cells"].split(";"))
-        )
-        for r in rows
-    }
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return math.nan
+    return {key: scope for key, scope in read_claims(report).items() if scope.cells}
 
 
 def seeds_now(results: Path, cell: str) -> int:
@@ -90,7 +66,7 @@ def added(needs: Mapping[str, float], dirs: Sequence[Path]) -> tuple[int, float]
     return runs, seconds
 
 
-def cell_needs(needs: Mapping[str, Need], scopes: Iterable[str]) -> dict[str, float]:
+def cell_needs(needs: Mapping[str, Scope], scopes: Iterable[str]) -> dict[str, float]:
     """Each cell the ``scopes`` read, with the largest seeds_needed among them."""
     out: dict[str, float] = {}
     for scope in scopes:
@@ -100,7 +76,7 @@ def cell_needs(needs: Mapping[str, Need], scopes: Iterable[str]) -> dict[str, fl
     return out
 
 
-def format_markdown(needs: Mapping[str, Need], dirs: Sequence[Path]) -> str:
+def format_markdown(needs: Mapping[str, Scope], dirs: Sequence[Path]) -> str:
     """A row per scope that compares cells, then the totals."""
     scopes = list(needs)
     lines = [
@@ -111,7 +87,7 @@ def format_markdown(needs: Mapping[str, Need], dirs: Sequence[Path]) -> str:
         need = needs[scope]
         runs, seconds = added(cell_needs(needs, [scope]), dirs)
         lines.append(
-            f"| {scope} | {need.verdict} | {need.half_width:.2f} | {seeds_text(need.seeds)} | "
+            f"| {scope} | {need.verdict} | {need.half_width:.2f} | {need.seeds_needed} | "
             f"{len(need.cells)} | {runs} | {seconds:,.0f} |"
         )
     lines.append("")
@@ -123,7 +99,7 @@ def format_markdown(needs: Mapping[str, Need], dirs: Sequence[Path]) -> str:
     }
     for name, chosen in groups.items():
         runs, seconds = added(cell_needs(needs, chosen), dirs)
-        claims = ", ".join(dict.fromkeys(scope.split(":", 1)[0] for scope in chosen)) or "none"
+        claims = ", ".join(dict.fromkeys(claim_of(scope) for scope in chosen)) or "none"
         lines.append(
             f"- {name} ({claims}): {runs} runs, {seconds:,.0f} s of run time, "
             f"about {seconds / 120:.0f} min on 2 cores"
